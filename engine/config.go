@@ -1,0 +1,95 @@
+package engine
+
+import (
+	"log/slog"
+	"runtime"
+	"time"
+)
+
+// Defaults, applied in one place (withDefaults) so that a zero Config is valid.
+const (
+	DefaultAddr             = ":8080"
+	DefaultHandlersDir      = "handlers"
+	DefaultMaxMessageSize   = 1 << 20
+	DefaultMaxHeaderBytes   = 8 << 10
+	DefaultHandshakeTimeout = 10 * time.Second
+	DefaultCloseTimeout     = 5 * time.Second
+	DefaultMaxQueueBytes    = 1 << 20
+	DefaultWriteTimeout     = 30 * time.Second
+)
+
+// Config holds every setting of a Server. The zero value is valid: each zero
+// field takes the default documented on it.
+type Config struct {
+	// Addr is the TCP address to listen on (ListenAndServe). Default ":8080".
+	Addr string
+	// HandlersDir is the directory of handler scripts. Default "handlers".
+	HandlersDir string
+	// StaticDir, if set, serves files to plain HTTP GET and HEAD requests.
+	StaticDir string
+	// Workers is the number of event loops, each with its own Lua VM.
+	// Default (0): the number of CPUs.
+	Workers int
+	// MaxConnections bounds open WebSocket connections; over it the upgrade
+	// is refused with 503. 0 means unlimited.
+	MaxConnections int
+	// MaxMessageSize bounds a whole message in bytes (the sum of its
+	// fragments); over it the connection is closed with 1009. Default (0):
+	// 1 MiB; -1 means unlimited.
+	MaxMessageSize int64
+	// MaxHeaderBytes bounds the request head in bytes; over it the request is
+	// answered with 431. Default (0): 8 KiB.
+	MaxHeaderBytes int
+	// HandshakeTimeout bounds the time a client takes to send its request
+	// head. Default (0): 10s; -1 means no limit.
+	HandshakeTimeout time.Duration
+	// CloseTimeout is how long the server waits for the peer's close frame
+	// (and for the TCP connection to end) after sending its own. Default (0): 5s.
+	CloseTimeout time.Duration
+	// MaxQueueBytes bounds the bytes waiting for a connection's socket to
+	// become writable; a client that reads too slowly to stay under it is
+	// closed (1008). Default (0): 1 MiB.
+	MaxQueueBytes int
+	// WriteTimeout bounds a blocked write to a connection's socket; a write
+	// stuck longer closes the connection. Default (0): 30s.
+	WriteTimeout time.Duration
+	// Logger receives the server's structured log. Default: slog.Default().
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.HandlersDir == "" {
+		c.HandlersDir = DefaultHandlersDir
+	}
+	if c.Workers <= 0 {
+		c.Workers = runtime.NumCPU()
+	}
+	switch {
+	case c.MaxMessageSize == 0:
+		c.MaxMessageSize = DefaultMaxMessageSize
+	case c.MaxMessageSize < 0:
+		c.MaxMessageSize = 0 // ws.Reader: no limit
+	}
+	if c.MaxHeaderBytes <= 0 {
+		c.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if c.HandshakeTimeout == 0 {
+		c.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if c.CloseTimeout <= 0 {
+		c.CloseTimeout = DefaultCloseTimeout
+	}
+	if c.MaxQueueBytes <= 0 {
+		c.MaxQueueBytes = DefaultMaxQueueBytes
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}

@@ -1,0 +1,242 @@
+package engine
+
+import (
+	"errors"
+	"log/slog"
+	"net"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"evserver/lua"
+	"evserver/ws"
+)
+
+// conn is one WebSocket connection. It is pinned to its worker: every field
+// below "worker-owned" is touched only on that worker's goroutine. The
+// reader goroutine touches only nc (reads), rd and out (which locks).
+type conn struct {
+	srv      *Server
+	w        *worker
+	nc       net.Conn
+	route    *route
+	info     lua.ConnInfo
+	log      *slog.Logger
+	out      *outbox
+	ack      chan struct{} // the worker took a message from the reader's buffer
+	lastPong atomic.Int64  // unix nanoseconds of the last pong (heartbeats)
+
+	// worker-owned
+	inst        *lua.Instance
+	open        bool // upgrade completed, on_close is owed
+	busy        bool // a Lua event of this connection is running or suspended
+	pending     []event
+	closeSent   bool
+	finished    bool // on_close was scheduled; the connection is gone for scripts
+	closeCode   ws.StatusCode
+	closeReason string
+	eventDone   func(error) // c.onEventDone, bound once
+	frame       []byte      // scratch for building frames
+}
+
+// usable reports why scripts cannot write to the connection, if they cannot.
+func (c *conn) usable() error {
+	switch {
+	case c.closeSent || c.finished:
+		return ErrClosing
+	case !c.open:
+		return ErrNotOpen
+	}
+	return nil
+}
+
+// Send implements lua.Conn.
+func (c *conn) Send(data string, binary bool) error {
+	if err := c.usable(); err != nil {
+		return err
+	}
+	op := ws.OpText
+	if binary {
+		op = ws.OpBinary
+	}
+	c.frame = ws.AppendFrame(c.frame[:0], op, unsafeBytes(data))
+	err := c.out.write(c.frame)
+	if cap(c.frame) > 64<<10 {
+		c.frame = nil
+	}
+	if errors.Is(err, ErrSlowConsumer) {
+		c.abort(ws.ClosePolicy, "slow consumer", err)
+	}
+	return err
+}
+
+// Ping implements lua.Conn.
+func (c *conn) Ping(payload string) error {
+	if err := c.usable(); err != nil {
+		return err
+	}
+	return c.out.write(ws.AppendFrame(nil, ws.OpPing, []byte(payload)))
+}
+
+// Close implements lua.Conn: it starts the closing handshake. on_close runs
+// when the peer answers, or after CloseTimeout.
+func (c *conn) Close(code ws.StatusCode, reason string) error {
+	if err := c.usable(); err != nil {
+		return err
+	}
+	c.sendClose(code, reason)
+	return nil
+}
+
+// Info implements lua.Conn.
+func (c *conn) Info() *lua.ConnInfo { return &c.info }
+
+// sendClose queues our close frame and gives the peer CloseTimeout to answer.
+func (c *conn) sendClose(code ws.StatusCode, reason string) {
+	c.closeSent = true
+	c.closeCode, c.closeReason = code, reason
+	c.out.writeClose(ws.CloseFrame(code, reason))
+	c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.CloseTimeout))
+}
+
+// fail closes the connection because of an error on our side of the
+// protocol or in the handler: close frame, then end of TCP.
+func (c *conn) fail(code ws.StatusCode, reason string) {
+	if !c.closeSent {
+		c.sendClose(code, reason)
+	}
+	c.out.closeWriteWhenFlushed()
+	c.finish(c.closeCode, c.closeReason)
+}
+
+// abort drops the connection at once, without a closing handshake (a client
+// that does not read cannot receive one).
+func (c *conn) abort(code ws.StatusCode, reason string, err error) {
+	c.log.Warn("connection aborted", "reason", reason, "error", err)
+	if !c.closeSent {
+		c.closeSent = true
+		c.closeCode, c.closeReason = code, reason
+	}
+	c.nc.Close()
+	c.finish(c.closeCode, c.closeReason)
+}
+
+// deliver handles a connection event on the worker, in order: while a Lua
+// event of this connection is running, later events wait in pending.
+func (c *conn) deliver(ev event) {
+	if c.busy && ev.kind != evEnd {
+		if ev.kind == evMessage {
+			// The reader's buffer is reused once it is acknowledged.
+			ev.data = append([]byte(nil), ev.data...)
+			c.ack <- struct{}{}
+			ev.acked = true
+		}
+		c.pending = append(c.pending, ev)
+		return
+	}
+	c.process(ev)
+}
+
+func (c *conn) process(ev event) {
+	switch ev.kind {
+	case evMessage:
+		if c.closeSent || c.finished {
+			c.ackIfWaiting(ev)
+			return
+		}
+		c.busy = true
+		c.w.vm.OnMessage(c.inst, ev.data, ev.binary, c.eventDone)
+		c.ackIfWaiting(ev)
+	case evClose:
+		if !c.closeSent {
+			// Echo the peer's code (RFC 6455 section 5.5.1); no code in,
+			// no code out.
+			c.closeSent = true
+			c.closeCode, c.closeReason = ev.code, ev.reason
+			frame := ws.AppendFrame(nil, ws.OpClose, ws.AppendClosePayload(nil, ev.code, ""))
+			c.out.writeClose(frame)
+		}
+		// The server ends the TCP connection first (section 7.1.1).
+		c.out.closeWriteWhenFlushed()
+		c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.CloseTimeout))
+		c.finish(c.closeCode, c.closeReason)
+	case evFail:
+		c.log.Debug("protocol error", "error", ev.perr)
+		c.fail(ev.perr.Code, ev.perr.Reason)
+	case evFunc:
+		ev.fn()
+	case evEnd:
+		if c.closeSent {
+			c.finish(c.closeCode, c.closeReason)
+		} else {
+			c.finish(ws.CloseAbnormal, "")
+		}
+	}
+}
+
+// ackIfWaiting releases the reader once a message left its buffer: the Lua
+// string is a copy, and a pending event holds its own copy.
+func (c *conn) ackIfWaiting(ev event) {
+	if ev.kind == evMessage && !ev.acked {
+		c.ack <- struct{}{}
+	}
+}
+
+// onEventDone ends a Lua event of this connection: an error closes the
+// connection with 1011; then the events that waited run.
+func (c *conn) onEventDone(err error) {
+	c.busy = false
+	if err != nil {
+		c.log.Error("handler error", "error", err)
+		if !c.finished {
+			c.fail(ws.CloseInternalError, "")
+		}
+	}
+	for !c.busy && len(c.pending) > 0 {
+		ev := c.pending[0]
+		c.pending[0] = event{}
+		c.pending = c.pending[1:]
+		c.process(ev)
+	}
+	if len(c.pending) == 0 {
+		c.pending = nil
+	}
+}
+
+// finish ends the connection for scripts: it is unregistered, its limits are
+// released and on_close(code, reason) runs once.
+func (c *conn) finish(code ws.StatusCode, reason string) {
+	if c.finished {
+		return
+	}
+	c.finished = true
+	if !c.open {
+		return
+	}
+	c.open = false
+	delete(c.w.conns, c)
+	c.srv.release(c.route)
+	c.pending = nil
+	if c.busy {
+		// on_close waits for the running event; it cannot be lost because
+		// onEventDone always runs.
+		c.pending = append(c.pending, event{kind: evFunc, fn: func() { c.runOnClose(code, reason) }})
+		return
+	}
+	c.runOnClose(code, reason)
+}
+
+func (c *conn) runOnClose(code ws.StatusCode, reason string) {
+	c.busy = true
+	c.w.vm.OnClose(c.inst, code, reason, func(err error) {
+		c.busy = false
+		if err != nil {
+			c.log.Error("handler error in on_close", "error", err)
+		}
+		c.log.Debug("connection closed", "code", int(code))
+	})
+}
+
+// unsafeBytes views s as bytes without copying; the bytes must not be
+// modified (AppendFrame only reads them).
+func unsafeBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }

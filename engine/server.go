@@ -1,0 +1,257 @@
+// Package engine runs evserver: listeners, the handshake, workers (event
+// loops that each own one Lua VM and the connections pinned to them),
+// connection limits and shutdown. It asks ws/ about the protocol and lua/
+// about scripts; see INVARIANTS.md at the repository root.
+package engine
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"evserver/lua"
+	"evserver/ws"
+)
+
+// ErrServerClosed is returned by Serve after Shutdown or Close.
+var ErrServerClosed = errors.New("engine: server closed")
+
+// Server serves WebSocket connections to the Lua handlers of a directory.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	set    *lua.Set
+	router *router
+
+	workers []*worker
+	next    atomic.Uint32 // round-robin worker choice
+	nextID  atomic.Uint64 // engine-made connection ids
+
+	total      atomic.Int64             // open connections
+	perHandler map[string]*atomic.Int64 // open connections per handler (read-only map)
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	raw       map[net.Conn]struct{} // every accepted connection, until its goroutine ends
+	stopping  atomic.Bool
+	connWG    sync.WaitGroup // connection goroutines
+	stopOnce  sync.Once
+}
+
+// New loads the handlers of cfg.HandlersDir and starts the workers. A
+// handler that fails to load does not stop the others: its path answers 500
+// and the reason is logged (Problems lists them).
+func New(cfg Config) (*Server, error) {
+	cfg = cfg.withDefaults()
+	set, err := lua.Load(cfg.HandlersDir)
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, set: set, perHandler: map[string]*atomic.Int64{}, listeners: map[net.Listener]struct{}{}, raw: map[net.Conn]struct{}{}}
+	infos, problems := lua.Inspect(set, cfg.Logger)
+	broken := map[string]string{}
+	for _, p := range problems {
+		s.log.Error("handler failed to load", "problem", p.String())
+		for _, name := range set.Endpoints() {
+			if sc := set.Script(name); (sc != nil && sc.File == p.File) || set.Broken[name].File == p.File {
+				broken[name] = p.String()
+			}
+		}
+	}
+	var routes []*route
+	seen := map[string]string{}
+	for _, name := range set.Endpoints() {
+		rt := &route{name: name, prefix: prefixOf(name), info: infos[name], broken: broken[name]}
+		if other, dup := seen[rt.prefix]; dup {
+			s.log.Warn("two handlers serve the same path; the first wins", "path", rt.prefix, "served_by", other, "ignored", name)
+			continue
+		}
+		seen[rt.prefix] = name
+		routes = append(routes, rt)
+		s.perHandler[name] = new(atomic.Int64)
+	}
+	s.router = newRouter(routes)
+	for i := range cfg.Workers {
+		w, err := newWorker(i, s)
+		if err != nil {
+			s.stopWorkers()
+			return nil, fmt.Errorf("engine: starting worker %d: %w", i, err)
+		}
+		s.workers = append(s.workers, w)
+		go w.run() // stopped by stopWorkers
+	}
+	return s, nil
+}
+
+// ListenAndServe listens on cfg.Addr and serves until Shutdown or Close.
+func (s *Server) ListenAndServe() error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	return s.Serve(ln)
+}
+
+// ServeTLS serves wss on ln with config.
+func (s *Server) ServeTLS(ln net.Listener, config *tls.Config) error {
+	return s.serve(tls.NewListener(ln, config), true)
+}
+
+// Serve accepts connections on ln until Shutdown or Close.
+func (s *Server) Serve(ln net.Listener) error { return s.serve(ln, false) }
+
+func (s *Server) serve(ln net.Listener, isTLS bool) error {
+	s.mu.Lock()
+	if s.stopping.Load() {
+		s.mu.Unlock()
+		ln.Close()
+		return ErrServerClosed
+	}
+	s.listeners[ln] = struct{}{}
+	s.mu.Unlock()
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.stopping.Load() {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return fmt.Errorf("engine: accept: %w", err)
+		}
+		s.connWG.Add(1)
+		s.mu.Lock()
+		s.raw[nc] = struct{}{}
+		s.mu.Unlock()
+		go s.serveConn(nc, isTLS) // ends with the connection
+	}
+}
+
+func (s *Server) pickWorker() *worker {
+	return s.workers[int(s.next.Add(1))%len(s.workers)]
+}
+
+func (s *Server) newConn(w *worker, nc net.Conn, rt *route) *conn {
+	c := &conn{
+		srv: s, w: w, nc: nc, route: rt,
+		out: newOutbox(nc, s.cfg.MaxQueueBytes, s.cfg.WriteTimeout),
+		ack: make(chan struct{}),
+		log: s.log.With("handler", rt.name, "remote", nc.RemoteAddr().String()),
+	}
+	c.eventDone = c.onEventDone
+	return c
+}
+
+// reserve counts a connection against the global and per-handler limits.
+func (s *Server) reserve(rt *route) *ws.HandshakeError {
+	if s.stopping.Load() {
+		return errShuttingDown
+	}
+	if n := s.total.Add(1); s.cfg.MaxConnections > 0 && n > int64(s.cfg.MaxConnections) {
+		s.total.Add(-1)
+		s.log.Warn("connection refused: server connection limit reached", "limit", s.cfg.MaxConnections)
+		return errLimit
+	}
+	h := s.perHandler[rt.name]
+	if n := h.Add(1); rt.info.MaxConnections > 0 && n > int64(rt.info.MaxConnections) {
+		h.Add(-1)
+		s.total.Add(-1)
+		s.log.Warn("connection refused: handler connection limit reached", "handler", rt.name, "limit", rt.info.MaxConnections)
+		return errLimit
+	}
+	return nil
+}
+
+func (s *Server) release(rt *route) {
+	s.perHandler[rt.name].Add(-1)
+	s.total.Add(-1)
+}
+
+// Connections reports the number of open WebSocket connections.
+func (s *Server) Connections() int { return int(s.total.Load()) }
+
+// Shutdown stops accepting, closes every connection with 1001 (going away)
+// and waits until they are gone or ctx ends; then it stops the workers.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.closeListeners()
+	for _, w := range s.workers {
+		w.post(event{kind: evFunc, fn: w.closeAll})
+	}
+	done := make(chan struct{})
+	go func() { // ends when every connection goroutine has
+		s.connWG.Wait()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+		s.abortAll()
+		<-done
+	}
+	s.stopWorkers()
+	return err
+}
+
+// Close stops at once: listeners and connections are closed without a
+// closing handshake.
+func (s *Server) Close() error {
+	s.closeListeners()
+	s.abortAll()
+	s.connWG.Wait()
+	s.stopWorkers()
+	return nil
+}
+
+func (s *Server) closeListeners() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stopping.Store(true)
+	for ln := range s.listeners {
+		ln.Close()
+	}
+	s.listeners = map[net.Listener]struct{}{}
+}
+
+// forget drops a connection from the set abortAll closes.
+func (s *Server) forget(nc net.Conn) {
+	s.mu.Lock()
+	delete(s.raw, nc)
+	s.mu.Unlock()
+}
+
+// abortAll closes every accepted connection, upgraded or not; their
+// goroutines then report the end to the workers.
+func (s *Server) abortAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for nc := range s.raw {
+		nc.Close()
+	}
+}
+
+func (s *Server) stopWorkers() {
+	s.stopOnce.Do(func() {
+		for _, w := range s.workers {
+			w.stop()
+			<-w.done
+		}
+	})
+}
+
+// closeAll starts the closing handshake of every connection with 1001.
+func (w *worker) closeAll() {
+	for c := range w.conns {
+		if !c.closeSent {
+			c.sendClose(ws.CloseGoingAway, "")
+		}
+	}
+}

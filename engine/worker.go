@@ -1,0 +1,131 @@
+package engine
+
+import (
+	"log/slog"
+	"sync"
+
+	"evserver/lua"
+	"evserver/ws"
+)
+
+// evKind says what an event on a worker's mailbox is.
+type evKind uint8
+
+const (
+	evUpgrade evKind = iota // a validated handshake waiting for accept/new
+	evHTTP                  // a plain HTTP request for a class's http(req)
+	evMessage               // a whole message; the reader waits on c.ack
+	evClose                 // the peer's close frame
+	evFail                  // a protocol error: fail the connection
+	evEnd                   // the transport ended (EOF, error, timeout)
+	evFunc                  // run fn on the worker
+)
+
+// event is one entry of a worker's mailbox or a connection's pending queue.
+type event struct {
+	kind   evKind
+	c      *conn
+	data   []byte
+	binary bool
+	code   ws.StatusCode
+	reason string
+	perr   *ws.ProtocolError
+	acked  bool // evMessage: the reader was released and data is a private copy
+	hs     *handshake
+	fn     func()
+}
+
+// worker is an event loop that owns one Lua VM and the connections pinned
+// to it. Everything that touches the VM or a connection's Lua-side state runs
+// on its goroutine; other goroutines post events to its mailbox.
+type worker struct {
+	id  int
+	srv *Server
+	vm  *lua.VM
+	log *slog.Logger
+
+	mu     sync.Mutex
+	inbox  []event
+	wake   chan struct{}
+	closed bool
+
+	conns map[*conn]struct{} // owned by the worker goroutine
+	done  chan struct{}      // closed when the loop has exited
+}
+
+func newWorker(id int, srv *Server) (*worker, error) {
+	log := srv.log.With("worker", id)
+	vm, err := lua.NewVM(srv.set, lua.Options{Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	return &worker{
+		id: id, srv: srv, vm: vm, log: log,
+		wake: make(chan struct{}, 1), conns: map[*conn]struct{}{}, done: make(chan struct{}),
+	}, nil
+}
+
+// post queues ev for the worker. It reports false once the worker stopped.
+func (w *worker) post(ev event) bool {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return false
+	}
+	w.inbox = append(w.inbox, ev)
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// run is the worker's loop; it returns after stop, once the mailbox is empty.
+func (w *worker) run() {
+	defer close(w.done)
+	defer w.vm.Close()
+	var batch []event
+	for range w.wake {
+		w.mu.Lock()
+		batch, w.inbox = w.inbox, batch[:0]
+		closed := w.closed
+		w.mu.Unlock()
+		for i := range batch {
+			w.handle(batch[i])
+			batch[i] = event{}
+		}
+		if closed {
+			w.mu.Lock()
+			empty := len(w.inbox) == 0
+			w.mu.Unlock()
+			if empty {
+				return
+			}
+		}
+	}
+}
+
+// stop makes run return once the events already posted are handled.
+func (w *worker) stop() {
+	w.mu.Lock()
+	w.closed = true
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (w *worker) handle(ev event) {
+	switch ev.kind {
+	case evUpgrade:
+		w.upgrade(ev.c, ev.hs)
+	case evHTTP:
+		w.serveHTTP(ev.hs)
+	case evFunc:
+		ev.fn()
+	default:
+		ev.c.deliver(ev)
+	}
+}

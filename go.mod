@@ -1,0 +1,11 @@
+module evserver
+
+go 1.26.8
+
+require (
+	github.com/gobwas/ws v1.5.0
+	github.com/gorilla/websocket v1.5.3
+	github.com/yuin/gopher-lua v1.1.2
+)
+
+require github.com/gobwas/httphead v0.1.0 // indirect

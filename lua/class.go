@@ -1,0 +1,163 @@
+package lua
+
+import (
+	"fmt"
+	"log/slog"
+	"math"
+	"regexp"
+	"sort"
+	"strconv"
+
+	glua "github.com/yuin/gopher-lua"
+)
+
+// Class is a handler class loaded into one VM: the table a handler file
+// returns, with its options read and checked.
+type Class struct {
+	Name string // "chat", "iot/devices"
+	File string // "handlers/chat.lua"
+	Info ClassInfo
+
+	table  *glua.LTable
+	accept glua.LValue // function or nil
+	newFn  glua.LValue
+	http   glua.LValue
+}
+
+// ClassInfo is what the engine needs to know about a class before a
+// connection reaches a worker: the options declared in the class table.
+type ClassInfo struct {
+	Protocols      []string // subprotocols the class speaks, in its order of preference
+	MaxConnections int      // 0 = unlimited
+	HasHTTP        bool     // the class serves plain HTTP requests with http(req)
+}
+
+// Class returns the class called name, loading it on first use. A load error
+// (the chunk failed, returned no table, or declared a bad option) is cached
+// and returned on every call.
+func (vm *VM) Class(name string) (*Class, error) {
+	if c, ok := vm.classes[name]; ok {
+		return c, nil
+	}
+	if err, ok := vm.classErrs[name]; ok {
+		return nil, err
+	}
+	c, err := vm.loadClass(name)
+	if err != nil {
+		vm.classErrs[name] = err
+		return nil, err
+	}
+	vm.classes[name] = c
+	return c, nil
+}
+
+func (vm *VM) loadClass(name string) (*Class, error) {
+	sc := vm.set.Script(name)
+	if sc == nil {
+		if p, ok := vm.set.Broken[name]; ok {
+			return nil, &ScriptError{Message: p.String()}
+		}
+		return nil, fmt.Errorf("lua: no handler %q", name)
+	}
+	v, err := vm.loadChunk(sc)
+	if err != nil {
+		return nil, err
+	}
+	t, ok := v.(*glua.LTable)
+	if !ok {
+		return nil, &ScriptError{Message: fmt.Sprintf("%s: the handler must return a class table, it returned %s", sc.File, v.Type())}
+	}
+	if t.RawGetString("__index") == glua.LNil {
+		t.RawSetString("__index", t)
+	}
+	c := &Class{Name: name, File: sc.File, table: t}
+	bad := func(format string, args ...any) error {
+		return &ScriptError{Message: sc.File + ": " + fmt.Sprintf(format, args...)}
+	}
+	for _, f := range []struct {
+		name string
+		dst  *glua.LValue
+	}{{"accept", &c.accept}, {"new", &c.newFn}, {"http", &c.http}, {"on_open", nil}, {"on_message", nil}, {"on_close", nil}} {
+		v := t.RawGetString(f.name)
+		if v != glua.LNil && v.Type() != glua.LTFunction {
+			return nil, bad("%s must be a function, not a %s", f.name, v.Type())
+		}
+		if f.dst != nil {
+			*f.dst = v
+		}
+	}
+	c.Info.HasHTTP = c.http != glua.LNil
+	switch p := t.RawGetString("protocols").(type) {
+	case *glua.LNilType:
+	case *glua.LTable:
+		for i := 1; i <= p.Len(); i++ {
+			s, ok := p.RawGetInt(i).(glua.LString)
+			if !ok || s == "" {
+				return nil, bad("protocols must be a list of strings (entry %d is a %s)", i, p.RawGetInt(i).Type())
+			}
+			c.Info.Protocols = append(c.Info.Protocols, string(s))
+		}
+	default:
+		return nil, bad("protocols must be a list of strings, not a %s", p.Type())
+	}
+	switch m := t.RawGetString("max_connections").(type) {
+	case *glua.LNilType:
+	case glua.LNumber:
+		if m < 0 || float64(m) != math.Trunc(float64(m)) {
+			return nil, bad("max_connections must be a whole number ≥ 0, not %v", m)
+		}
+		c.Info.MaxConnections = int(m)
+	default:
+		return nil, bad("max_connections must be a number, not a %s", m.Type())
+	}
+	return c, nil
+}
+
+// Inspect loads every endpoint of set in a scratch VM and returns the options
+// of each class that loads, and a problem for each that does not (compile
+// errors included), sorted by file.
+func Inspect(set *Set, log *slog.Logger) (map[string]ClassInfo, []Problem) {
+	infos := map[string]ClassInfo{}
+	var problems []Problem
+	for _, p := range set.Broken {
+		problems = append(problems, p)
+	}
+	vm, err := NewVM(set, Options{Logger: log})
+	if err != nil {
+		return nil, append(problems, Problem{File: set.Dir, Message: err.Error()})
+	}
+	defer vm.Close()
+	for _, name := range set.Endpoints() {
+		if _, broken := set.Broken[name]; broken {
+			continue
+		}
+		c, err := vm.Class(name)
+		if err != nil {
+			problems = append(problems, problemOf(set.Script(name).File, err))
+			continue
+		}
+		infos[name] = c.Info
+	}
+	sort.Slice(problems, func(i, j int) bool {
+		if problems[i].File != problems[j].File {
+			return problems[i].File < problems[j].File
+		}
+		return problems[i].Line < problems[j].Line
+	})
+	return infos, problems
+}
+
+var fileLine = regexp.MustCompile(`^(.+?):(\d+): (.*)$`)
+
+// problemOf turns a load error ("file:line: msg") into a Problem.
+func problemOf(file string, err error) Problem {
+	msg := err.Error()
+	if m := fileLine.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[2])
+		return Problem{File: m[1], Line: line, Message: m[3]}
+	}
+	if len(msg) > len(file)+2 && msg[:len(file)+2] == file+": " {
+		msg = msg[len(file)+2:]
+	}
+	return Problem{File: file, Message: msg}
+}

@@ -1,0 +1,145 @@
+package lua
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+
+	glua "github.com/yuin/gopher-lua"
+)
+
+// The runner is the body of every event coroutine. It calls the event's
+// function, yields DONE with its results, receives the next function and
+// arguments from the next Resume and loops (a proper tail call, so the stack
+// does not grow). A coroutine therefore never dies after a successful event
+// and is reused: gopher-lua's NewThread costs about 20 KiB, too much per event.
+const runnerSource = `local DONE = ...
+local yield = coroutine.yield
+local function loop(fn, ...)
+  return loop(yield(DONE, fn(...)))
+end
+return loop`
+
+// maxIdleThreads bounds the coroutines kept for reuse; more are only needed
+// while that many events are suspended at once.
+const maxIdleThreads = 64
+
+// task is one event running as a coroutine.
+type task struct {
+	th      *glua.LState
+	log     *slog.Logger
+	done    func([]glua.LValue, error) // wants the results
+	evtDone func(error)                // an event: only success matters
+}
+
+func (t *task) finish(ret []glua.LValue, err error) {
+	if t.evtDone != nil {
+		t.evtDone(err)
+		return
+	}
+	t.done(ret, err)
+}
+
+func (vm *VM) initRunner() error {
+	proto, prob := compile(runnerSource, "=evserver-runner")
+	if prob != nil {
+		return fmt.Errorf("lua: compiling the event runner: %s", prob)
+	}
+	vm.doneTag = vm.L.NewUserData()
+	L := vm.L
+	L.Push(L.NewFunctionFromProto(proto))
+	L.Push(vm.doneTag)
+	if err := L.PCall(1, 1, nil); err != nil {
+		return fmt.Errorf("lua: starting the event runner: %w", err)
+	}
+	vm.runner = L.Get(-1).(*glua.LFunction)
+	L.Pop(1)
+	return nil
+}
+
+// run calls fn(args...) as a coroutine on behalf of an event. done is called
+// exactly once with fn's results or its error (file:line in the message);
+// today at once, and later (after a resume) once waiting calls exist.
+// args is copied before run returns.
+func (vm *VM) run(fn glua.LValue, args []glua.LValue, log *slog.Logger, done func([]glua.LValue, error)) {
+	vm.start(&task{log: log, done: done}, fn, args)
+}
+
+// runEvent is run for events, whose results are ignored.
+func (vm *VM) runEvent(fn glua.LValue, args []glua.LValue, log *slog.Logger, done func(error)) {
+	vm.start(&task{log: log, evtDone: done}, fn, args)
+}
+
+func (vm *VM) start(t *task, fn glua.LValue, args []glua.LValue) {
+	if vm.current != nil {
+		// The engine never starts an event from inside another one; an
+		// event's side effects on other connections are queued instead.
+		t.finish(nil, errors.New("lua: event started while another event is running"))
+		return
+	}
+	t.th = vm.thread()
+	vm.args = append(vm.args[:0], fn)
+	vm.args = append(vm.args, args...)
+	vm.resume(t, vm.args)
+}
+
+// thread returns an idle coroutine or a new one.
+func (vm *VM) thread() *glua.LState {
+	if n := len(vm.idle); n > 0 {
+		th := vm.idle[n-1]
+		vm.idle = vm.idle[:n-1]
+		return th
+	}
+	th, _ := vm.L.NewThread()
+	return th
+}
+
+// resume runs t until it finishes or fails. gopher-lua's ResumeState is not
+// trusted alone (a yield inside pcall reports ResumeOK on a suspended
+// coroutine): a finished event is recognised only by the runner's DONE tag.
+func (vm *VM) resume(t *task, values []glua.LValue) {
+	vm.current = t
+	state, ret, err := vm.safeResume(t.th, values)
+	vm.current = nil
+	switch {
+	case err != nil:
+		t.finish(nil, err)
+	case state == glua.ResumeYield && len(ret) > 0 && ret[0] == vm.doneTag:
+		if len(vm.idle) < maxIdleThreads {
+			vm.idle = append(vm.idle, t.th)
+		}
+		t.finish(ret[1:], nil)
+	case state == glua.ResumeYield:
+		t.finish(nil, errors.New("coroutine.yield called outside a coroutine the handler created"))
+	default:
+		t.finish(nil, errors.New("handler yielded across pcall, which gopher-lua does not support"))
+	}
+}
+
+func (vm *VM) safeResume(th *glua.LState, values []glua.LValue) (state glua.ResumeState, ret []glua.LValue, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("lua: internal error: %v", r)
+		}
+	}()
+	state, rerr, ret := vm.L.Resume(th, vm.runner, values...)
+	if rerr != nil {
+		return state, nil, scriptError(rerr)
+	}
+	return state, ret, nil
+}
+
+// ScriptError is an error raised by a script. Its message starts with the
+// script's file and line when the error came from Lua code.
+type ScriptError struct{ Message string }
+
+func (e *ScriptError) Error() string { return e.Message }
+
+// scriptError reduces a gopher-lua error to the script's message.
+func scriptError(err error) error {
+	var api *glua.ApiError
+	if errors.As(err, &api) && api.Object != nil {
+		return &ScriptError{Message: api.Object.String()}
+	}
+	return &ScriptError{Message: err.Error()}
+}
