@@ -45,7 +45,6 @@ type connRef struct {
 	query *glua.LTable // built on first access
 }
 
-
 func (vm *VM) newConnMeta() *glua.LTable {
 	L := vm.L
 	methods := map[string]glua.LValue{
