@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"encoding/binary"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"sync/atomic"
 	"time"
@@ -37,6 +39,26 @@ type conn struct {
 	closeReason string
 	eventDone   func(error) // c.onEventDone, bound once
 	frame       []byte      // scratch for building frames
+
+	// outbound connections (ws.connect)
+	client    bool // we are the client: frames are masked
+	started   bool // the script side called Start
+	recvQ     []received
+	recvBytes int
+	receiver  func([]byte, bool, error) // a waiting conn:receive
+	recvGen   uint64
+	recvTimer *time.Timer
+}
+
+// encode appends a frame as this side of the connection must send it:
+// masked by a client (RFC 6455 section 5.3), unmasked by a server.
+func (c *conn) encode(dst []byte, op ws.OpCode, payload []byte) []byte {
+	if c.client {
+		var mask [4]byte
+		binary.LittleEndian.PutUint32(mask[:], rand.Uint32())
+		return ws.AppendMaskedFrame(dst, op, payload, mask)
+	}
+	return ws.AppendFrame(dst, op, payload)
 }
 
 // usable reports why scripts cannot write to the connection, if they cannot.
@@ -59,7 +81,7 @@ func (c *conn) Send(data string, binary bool) error {
 	if binary {
 		op = ws.OpBinary
 	}
-	c.frame = ws.AppendFrame(c.frame[:0], op, unsafeBytes(data))
+	c.frame = c.encode(c.frame[:0], op, unsafeBytes(data))
 	err := c.out.write(c.frame)
 	if cap(c.frame) > 64<<10 {
 		c.frame = nil
@@ -75,7 +97,7 @@ func (c *conn) Ping(payload string) error {
 	if err := c.usable(); err != nil {
 		return err
 	}
-	return c.out.write(ws.AppendFrame(nil, ws.OpPing, []byte(payload)))
+	return c.out.write(c.encode(nil, ws.OpPing, []byte(payload)))
 }
 
 // Close implements lua.Conn: it starts the closing handshake. on_close runs
@@ -95,7 +117,11 @@ func (c *conn) Info() *lua.ConnInfo { return &c.info }
 func (c *conn) sendClose(code ws.StatusCode, reason string) {
 	c.closeSent = true
 	c.closeCode, c.closeReason = code, reason
-	c.out.writeClose(ws.CloseFrame(code, reason))
+	if c.client {
+		c.out.writeClose(c.encode(nil, ws.OpClose, ws.AppendClosePayload(nil, code, reason)))
+	} else {
+		c.out.writeClose(ws.CloseFrame(code, reason))
+	}
 	c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.CloseTimeout))
 }
 
@@ -144,6 +170,11 @@ func (c *conn) process(ev event) {
 			c.ackIfWaiting(ev)
 			return
 		}
+		if c.inst == nil { // an outbound connection read with conn:receive
+			c.queueReceived(ev.data, ev.binary)
+			c.ackIfWaiting(ev)
+			return
+		}
 		c.busy = true
 		c.w.vm.OnMessage(c.inst, ev.data, ev.binary, c.eventDone)
 		c.ackIfWaiting(ev)
@@ -153,7 +184,7 @@ func (c *conn) process(ev event) {
 			// no code out.
 			c.closeSent = true
 			c.closeCode, c.closeReason = ev.code, ev.reason
-			frame := ws.AppendFrame(nil, ws.OpClose, ws.AppendClosePayload(nil, ev.code, ""))
+			frame := c.encode(nil, ws.OpClose, ws.AppendClosePayload(nil, ev.code, ""))
 			c.out.writeClose(frame)
 		}
 		// The server ends the TCP connection first (section 7.1.1).
@@ -215,8 +246,16 @@ func (c *conn) finish(code ws.StatusCode, reason string) {
 	}
 	c.open = false
 	delete(c.w.conns, c)
-	c.srv.release(c.route)
+	if c.route != nil {
+		c.srv.release(c.route)
+	}
 	c.pending = nil
+	if c.receiver != nil {
+		c.takeReceiver()(nil, false, ErrConnClosed)
+	}
+	if c.inst == nil {
+		return // no handler instance: nothing to tell
+	}
 	if c.busy {
 		// on_close waits for the running event; it cannot be lost because
 		// onEventDone always runs.

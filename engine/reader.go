@@ -19,7 +19,7 @@ const readBufSize = 4096
 // when it returns: the reader owns the end of the file descriptor.
 func (c *conn) readLoop(initial []byte) {
 	defer c.nc.Close()
-	rd := ws.Reader{MaxMessageSize: c.srv.cfg.MaxMessageSize}
+	rd := ws.Reader{MaxMessageSize: c.srv.cfg.MaxMessageSize, Client: c.client}
 	bufp := readBufPool.Get().(*[]byte)
 	defer readBufPool.Put(bufp)
 	buf := *bufp
@@ -58,7 +58,7 @@ func (c *conn) onFrame(ev ws.Event) bool {
 	case ws.OpPing:
 		// Answered here, in order with the other writes, so a busy handler
 		// does not delay pongs. After our close frame the outbox refuses it.
-		c.out.write(ws.AppendFrame(make([]byte, 0, 2+len(ev.Payload)), ws.OpPong, ev.Payload))
+		c.out.write(c.encode(make([]byte, 0, 6+len(ev.Payload)), ws.OpPong, ev.Payload))
 	case ws.OpPong:
 		c.lastPong.Store(time.Now().UnixNano())
 	case ws.OpClose:

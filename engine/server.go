@@ -41,6 +41,8 @@ type Server struct {
 	stopping  atomic.Bool
 	connWG    sync.WaitGroup // connection goroutines
 	stopOnce  sync.Once
+	ctx       context.Context // ends at Close or Shutdown: bounds outbound dials
+	cancel    context.CancelFunc
 }
 
 // New loads the handlers of cfg.HandlersDir and starts the workers. A
@@ -52,7 +54,8 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, set: set, perHandler: map[string]*atomic.Int64{}, listeners: map[net.Listener]struct{}{}, raw: map[net.Conn]struct{}{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{ctx: ctx, cancel: cancel, cfg: cfg, log: cfg.Logger, set: set, perHandler: map[string]*atomic.Int64{}, listeners: map[net.Listener]struct{}{}, raw: map[net.Conn]struct{}{}}
 	infos, problems := lua.Inspect(set, cfg.Logger)
 	broken := map[string]string{}
 	for _, p := range problems {
@@ -143,7 +146,9 @@ func (s *Server) newConn(w *worker, nc net.Conn, rt *route) *conn {
 		srv: s, w: w, nc: nc, route: rt,
 		out: newOutbox(nc, s.cfg.MaxQueueBytes, s.cfg.WriteTimeout),
 		ack: make(chan struct{}),
-		log: s.log.With("handler", rt.name, "remote", nc.RemoteAddr().String()),
+	}
+	if rt != nil {
+		c.log = s.log.With("handler", rt.name, "remote", nc.RemoteAddr().String())
 	}
 	c.eventDone = c.onEventDone
 	return c
@@ -215,6 +220,7 @@ func (s *Server) closeListeners() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.stopping.Store(true)
+	s.cancel()
 	for ln := range s.listeners {
 		ln.Close()
 	}

@@ -55,14 +55,16 @@ type worker struct {
 
 func newWorker(id int, srv *Server) (*worker, error) {
 	log := srv.log.With("worker", id)
-	vm, err := lua.NewVM(srv.set, lua.Options{Logger: log})
+	w := &worker{
+		id: id, srv: srv, log: log,
+		wake: make(chan struct{}, 1), conns: map[*conn]struct{}{}, done: make(chan struct{}),
+	}
+	vm, err := lua.NewVM(srv.set, lua.Options{Logger: log, Host: w})
 	if err != nil {
 		return nil, err
 	}
-	return &worker{
-		id: id, srv: srv, vm: vm, log: log,
-		wake: make(chan struct{}, 1), conns: map[*conn]struct{}{}, done: make(chan struct{}),
-	}, nil
+	w.vm = vm
+	return w, nil
 }
 
 // post queues ev for the worker. It reports false once the worker stopped.

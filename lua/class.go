@@ -67,12 +67,17 @@ func (vm *VM) loadClass(name string) (*Class, error) {
 	if !ok {
 		return nil, &ScriptError{Message: fmt.Sprintf("%s: the handler must return a class table, it returned %s", sc.File, v.Type())}
 	}
+	return vm.classFromTable(name, sc.File, t)
+}
+
+// classFromTable checks a class table and reads its options.
+func (vm *VM) classFromTable(name, file string, t *glua.LTable) (*Class, error) {
 	if t.RawGetString("__index") == glua.LNil {
 		t.RawSetString("__index", t)
 	}
-	c := &Class{Name: name, File: sc.File, table: t}
+	c := &Class{Name: name, File: file, table: t}
 	bad := func(format string, args ...any) error {
-		return &ScriptError{Message: sc.File + ": " + fmt.Sprintf(format, args...)}
+		return &ScriptError{Message: file + ": " + fmt.Sprintf(format, args...)}
 	}
 	for _, f := range []struct {
 		name string

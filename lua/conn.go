@@ -48,9 +48,10 @@ type connRef struct {
 func (vm *VM) newConnMeta() *glua.LTable {
 	L := vm.L
 	methods := map[string]glua.LValue{
-		"send":  L.NewFunction(connSend),
-		"close": L.NewFunction(connClose),
-		"ping":  L.NewFunction(connPing),
+		"send":    L.NewFunction(connSend),
+		"close":   L.NewFunction(connClose),
+		"ping":    L.NewFunction(connPing),
+		"receive": L.NewFunction(vm.connReceive),
 	}
 	meta := L.NewTable()
 	meta.RawSetString("__index", L.NewFunction(func(L *glua.LState) int {

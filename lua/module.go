@@ -21,6 +21,10 @@ func (vm *VM) newModule() *glua.LTable {
 	m.RawSetString("log", logt)
 	m.RawSetString("json", vm.newJSON())
 	m.RawSetString("now", L.NewFunction(wsNow))
+	m.RawSetString("sleep", L.NewFunction(vm.wsSleep))
+	m.RawSetString("after", L.NewFunction(vm.wsAfter))
+	m.RawSetString("every", L.NewFunction(vm.wsEvery))
+	m.RawSetString("connect", L.NewFunction(vm.wsConnect))
 	return m
 }
 

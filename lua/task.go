@@ -30,6 +30,7 @@ type task struct {
 	log     *slog.Logger
 	done    func([]glua.LValue, error) // wants the results
 	evtDone func(error)                // an event: only success matters
+	waiting bool                       // suspended in a waiting call (ws.sleep, ws.connect, ...)
 }
 
 func (t *task) finish(ret []glua.LValue, err error) {
@@ -38,6 +39,12 @@ func (t *task) finish(ret []glua.LValue, err error) {
 		return
 	}
 	t.done(ret, err)
+}
+
+// deferredRun is a start or resume requested while another task was running.
+type deferredRun struct {
+	t    *task
+	vals []glua.LValue
 }
 
 func (vm *VM) initRunner() error {
@@ -58,8 +65,8 @@ func (vm *VM) initRunner() error {
 }
 
 // run calls fn(args...) as a coroutine on behalf of an event. done is called
-// exactly once with fn's results or its error (file:line in the message);
-// today at once, and later (after a resume) once waiting calls exist.
+// exactly once with fn's results or its error (file:line in the message):
+// at once, or after the coroutine waited (ws.sleep, ws.connect, ...).
 // args is copied before run returns.
 func (vm *VM) run(fn glua.LValue, args []glua.LValue, log *slog.Logger, done func([]glua.LValue, error)) {
 	vm.start(&task{log: log, done: done}, fn, args)
@@ -72,15 +79,43 @@ func (vm *VM) runEvent(fn glua.LValue, args []glua.LValue, log *slog.Logger, don
 
 func (vm *VM) start(t *task, fn glua.LValue, args []glua.LValue) {
 	if vm.current != nil {
-		// The engine never starts an event from inside another one; an
-		// event's side effects on other connections are queued instead.
-		t.finish(nil, errors.New("lua: event started while another event is running"))
+		// Started from inside a running task (a completion delivered
+		// synchronously): Lua calls never nest, so it runs right after.
+		vm.deferred = append(vm.deferred, deferredRun{t: t, vals: append([]glua.LValue{fn}, args...)})
 		return
 	}
 	t.th = vm.thread()
 	vm.args = append(vm.args[:0], fn)
 	vm.args = append(vm.args, args...)
 	vm.resume(t, vm.args)
+	vm.drain()
+}
+
+// resumeTask continues a task suspended in a waiting call; vals become the
+// results of that call.
+func (vm *VM) resumeTask(t *task, vals []glua.LValue) {
+	if vm.current != nil {
+		vm.deferred = append(vm.deferred, deferredRun{t: t, vals: vals})
+		return
+	}
+	vm.resume(t, vals)
+	vm.drain()
+}
+
+// drain runs what was deferred while a task ran.
+func (vm *VM) drain() {
+	for len(vm.deferred) > 0 && vm.current == nil {
+		d := vm.deferred[0]
+		vm.deferred[0] = deferredRun{}
+		vm.deferred = vm.deferred[1:]
+		if d.t.th == nil {
+			d.t.th = vm.thread()
+		}
+		vm.resume(d.t, d.vals)
+	}
+	if len(vm.deferred) == 0 {
+		vm.deferred = nil
+	}
 }
 
 // thread returns an idle coroutine or a new one.
@@ -94,10 +129,12 @@ func (vm *VM) thread() *glua.LState {
 	return th
 }
 
-// resume runs t until it finishes or fails. gopher-lua's ResumeState is not
-// trusted alone (a yield inside pcall reports ResumeOK on a suspended
-// coroutine): a finished event is recognised only by the runner's DONE tag.
+// resume runs t until it finishes, fails or waits. gopher-lua's ResumeState
+// is not trusted alone (a yield inside its pcall reports ResumeOK on a
+// suspended coroutine): a finished event is recognised only by the runner's
+// DONE tag and a wait only by the WAIT tag of a waiting call.
 func (vm *VM) resume(t *task, values []glua.LValue) {
+	t.waiting = false
 	vm.current = t
 	state, ret, err := vm.safeResume(t.th, values)
 	vm.current = nil
@@ -109,10 +146,12 @@ func (vm *VM) resume(t *task, values []glua.LValue) {
 			vm.idle = append(vm.idle, t.th)
 		}
 		t.finish(ret[1:], nil)
+	case state == glua.ResumeYield && len(ret) > 0 && ret[0] == vm.waitTag && t.waiting:
+		// Suspended: the waiting call resumes it through resumeTask.
 	case state == glua.ResumeYield:
 		t.finish(nil, errors.New("coroutine.yield called outside a coroutine the handler created"))
 	default:
-		t.finish(nil, errors.New("handler yielded across pcall, which gopher-lua does not support"))
+		t.finish(nil, errors.New("handler yielded across a pcall gopher-lua cannot resume"))
 	}
 }
 

@@ -17,6 +17,9 @@ import (
 type Options struct {
 	// Logger receives ws.log output and script errors; nil means slog.Default().
 	Logger *slog.Logger
+	// Host provides timers and outbound connections; without it the
+	// waiting calls (ws.sleep, ws.after, ws.every, ws.connect) raise errors.
+	Host Host
 }
 
 // VM is one worker's Lua state with its loaded classes and modules.
@@ -31,13 +34,16 @@ type VM struct {
 	loading   map[string]bool        // require cycle detection
 	module    *glua.LTable           // the ws module
 
-	connMeta *glua.LTable
-	reqMeta  *glua.LTable
+	host      Host
+	connMeta  *glua.LTable
+	timerMeta *glua.LTable
 
-	runner  *glua.LFunction // the coroutine body that runs one event after another
-	doneTag *glua.LUserData // what the runner yields when an event finished
-	idle    []*glua.LState  // finished coroutines kept for reuse
-	current *task           // the task running right now, for ws.log
+	runner   *glua.LFunction // the coroutine body that runs one event after another
+	doneTag  *glua.LUserData // what the runner yields when an event finished
+	waitTag  *glua.LUserData // what a waiting call yields
+	idle     []*glua.LState  // finished coroutines kept for reuse
+	current  *task           // the task running right now, for ws.log
+	deferred []deferredRun   // starts and resumes requested while a task ran
 
 	args []glua.LValue // scratch for event arguments
 
@@ -52,7 +58,7 @@ func NewVM(set *Set, opts Options) (*VM, error) {
 	}
 	L := glua.NewState(glua.Options{SkipOpenLibs: true, RegistrySize: 1024, RegistryMaxSize: 1024 * 256, MinimizeStackMemory: true})
 	vm := &VM{
-		L: L, set: set, log: log,
+		L: L, set: set, log: log, host: opts.Host,
 		classes: map[string]*Class{}, classErrs: map[string]error{}, loaded: map[string]glua.LValue{}, loading: map[string]bool{},
 		strText: "text", strBinary: "binary",
 	}
@@ -62,6 +68,11 @@ func NewVM(set *Set, opts Options) (*VM, error) {
 	g.RawSetString("print", L.NewFunction(vm.print))
 	vm.module = vm.newModule()
 	vm.connMeta = vm.newConnMeta()
+	vm.timerMeta = vm.newTimerMeta()
+	if err := vm.installYieldSafe(); err != nil {
+		L.Close()
+		return nil, err
+	}
 	if err := vm.initRunner(); err != nil {
 		L.Close()
 		return nil, err
