@@ -16,7 +16,9 @@ func upgradeHead(extra ...string) []byte {
 	return head(lines...)
 }
 
-func replace(h []byte, old, new string) []byte { return []byte(strings.Replace(string(h), old, new, 1)) }
+func replace(h []byte, old, new string) []byte {
+	return []byte(strings.Replace(string(h), old, new, 1))
+}
 
 func TestParseRequest(t *testing.T) {
 	cases := []struct {

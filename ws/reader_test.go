@@ -57,7 +57,7 @@ func TestReader(t *testing.T) {
 		{name: "16-bit length", in: frame(true, 0, OpBinary, big[:300]), want: []Event{{Op: OpBinary, Payload: big[:300]}}},
 		{name: "64-bit length", in: frame(true, 0, OpBinary, big), want: []Event{{Op: OpBinary, Payload: big}}},
 		{name: "fragments with ping between",
-			in: cat(frame(false, 0, OpText, []byte("he")), frame(true, 0, OpPing, []byte("p")), frame(true, 0, OpContinuation, []byte("llo"))),
+			in:   cat(frame(false, 0, OpText, []byte("he")), frame(true, 0, OpPing, []byte("p")), frame(true, 0, OpContinuation, []byte("llo"))),
 			want: []Event{{Op: OpPing, Payload: []byte("p")}, {Op: OpText, Payload: []byte("hello")}}},
 		{name: "code point split across fragments",
 			in:   cat(frame(false, 0, OpText, []byte("\xce")), frame(true, 0, OpContinuation, []byte("\xba"))),
