@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
+	"strings"
 	"time"
 
 	"evserver/lua"
@@ -97,6 +99,10 @@ func dial(ctx context.Context, req *lua.DialRequest) (*Dialed, error) {
 		if end := ws.HeadEnd(buf); end >= 0 {
 			resp, perr := ws.ParseResponse(buf[:end], key, req.Protocols)
 			if perr != nil {
+				var rerr *ws.ResponseError
+				if errors.As(perr, &rerr) && rerr.Status != 0 && rerr.Status != 101 {
+					rerr.Body = readBody(nc, buf[end:], rerr.Header["content-length"])
+				}
 				return fail(perr)
 			}
 			nc.SetDeadline(time.Time{})
@@ -112,4 +118,24 @@ func dial(ctx context.Context, req *lua.DialRequest) (*Dialed, error) {
 			return fail(fmt.Errorf("reading the handshake response: %w", err))
 		}
 	}
+}
+
+// maxRefusalBody bounds the body of a refusal that Dial reads.
+const maxRefusalBody = 4 << 10
+
+// readBody reads what a refusal says, up to its Content-Length and
+// maxRefusalBody, within the handshake's deadline.
+func readBody(nc net.Conn, have []byte, contentLength string) string {
+	n, err := strconv.Atoi(contentLength)
+	if err != nil || n <= 0 {
+		return ""
+	}
+	n = min(n, maxRefusalBody)
+	body := append(make([]byte, 0, n), have[:min(len(have), n)]...)
+	if len(body) < n {
+		rest := make([]byte, n-len(body))
+		k, _ := io.ReadFull(nc, rest)
+		body = append(body, rest[:k]...)
+	}
+	return strings.TrimSpace(string(body))
 }

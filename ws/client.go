@@ -84,6 +84,7 @@ type ResponseError struct {
 	Reason string
 	Status int
 	Header map[string]string
+	Body   string // the start of a refusal's body (what the server says went wrong), if read
 }
 
 func (e *ResponseError) Error() string { return e.Reason }

@@ -2,6 +2,8 @@
 //
 //	evserver [flags]               serve the handlers directory
 //	evserver check [-handlers DIR] load every handler and report problems
+//	evserver connect URL [-H "Name: value"]... [-protocol P]
+//	                               an interactive client (stdin lines → text messages)
 package main
 
 import (
@@ -25,8 +27,13 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == "check" {
-		return check(args[1:], stdout, stderr)
+	if len(args) > 0 {
+		switch args[0] {
+		case "check":
+			return check(args[1:], stdout, stderr)
+		case "connect":
+			return connect(args[1:], os.Stdin, stdout, stderr)
+		}
 	}
 	return serve(args, stderr)
 }
