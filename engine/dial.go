@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -40,7 +41,7 @@ func Dial(ctx context.Context, req *lua.DialRequest) (*Dialed, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	d, err := dial(ctx, req)
-	if err != nil && ctx.Err() == context.DeadlineExceeded {
+	if err != nil && (ctx.Err() == context.DeadlineExceeded || errors.Is(err, os.ErrDeadlineExceeded)) {
 		return nil, ErrTimeout
 	}
 	return d, err

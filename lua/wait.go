@@ -101,7 +101,7 @@ func (vm *VM) await(L *glua.LState, what string, start func(complete func(...glu
 			immediate = vals
 			return
 		}
-		vm.resumeTask(t, vals)
+		vm.resumeTask(t, padResults(vals))
 	})
 	if done {
 		for _, v := range immediate {
@@ -112,4 +112,21 @@ func (vm *VM) await(L *glua.LState, what string, start func(complete func(...glu
 	suspended = true
 	t.waiting = true
 	return L.Yield(vm.waitTag)
+}
+
+// resumeResults is how many values a waiting call returns when it resumes.
+//
+// gopher-lua does not adjust the results of a Go function that yielded to
+// the number its caller wants: the resumed values are pushed as they are, and
+// the caller's remaining result registers stay unset (Go nil, which crashes
+// tostring and passes `if not x`). Padding with nil up to a count no caller
+// exceeds in practice makes every wanted result a real nil; extra values land
+// in registers the caller has not allocated yet.
+const resumeResults = 16
+
+func padResults(vals []glua.LValue) []glua.LValue {
+	for len(vals) < resumeResults {
+		vals = append(vals, glua.LNil)
+	}
+	return vals
 }
