@@ -75,6 +75,7 @@ func (w *worker) newOutbound(d *Dialed, req *lua.DialRequest) *conn {
 	c.info = lua.ConnInfo{
 		ID: id, Handler: req.Handler, Path: req.URL.Path, Query: req.URL.Query(), Protocol: d.Response.Protocol,
 		RemoteAddr: d.Conn.RemoteAddr().String(), Host: req.URL.Hostname(), Port: port, IsTLS: req.URL.Scheme == "wss",
+		Outbound: true,
 	}
 	c.log = s.log.With("conn", id, "handler", req.Handler, "remote", c.info.RemoteAddr, "outbound", req.URL.String())
 	c.info.Log = c.log

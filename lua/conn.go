@@ -36,6 +36,7 @@ type ConnInfo struct {
 	Host       string // host the connection is for: the Host header (inbound) or the URL's host (outbound)
 	Port       int    // port of that host
 	IsTLS      bool
+	Outbound   bool         // opened by ws.connect
 	Log        *slog.Logger // carries conn, handler and remote attributes
 }
 

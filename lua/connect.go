@@ -236,7 +236,7 @@ func (vm *VM) connReceive(L *glua.LState) int {
 		d = seconds(L, 2, "timeout", true)
 	}
 	out, ok := ref.c.(Outbound)
-	if !ok {
+	if !ok || !ref.c.Info().Outbound {
 		L.RaiseError("conn:receive: only connections opened by ws.connect without msg_handler can receive")
 	}
 	return vm.await(L, "conn:receive", func(complete func(...glua.LValue)) {

@@ -16,14 +16,13 @@ import (
 
 // jsonNull is ws.json.null: JSON null inside arrays and objects, where Lua's
 // nil cannot be stored. One value shared by every VM; scripts only compare it.
-var jsonNull = &glua.LUserData{Value: "null"}
+var jsonNull = &glua.LUserData{Value: "null", Metatable: glua.LNil}
 
 const maxJSONDepth = 200
 
 func (vm *VM) newJSON() *glua.LTable {
 	L := vm.L
 	t := L.NewTable()
-	jsonNull.Metatable = glua.LNil
 	t.RawSetString("null", jsonNull)
 	t.RawSetString("encode", L.NewFunction(func(L *glua.LState) int {
 		s, err := encodeJSON(L.CheckAny(1))
@@ -169,7 +168,7 @@ func decodeJSON(L *glua.LState, s string) (glua.LValue, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := dec.Token(); err == nil {
+	if _, err := dec.Token(); err != io.EOF {
 		return nil, fmt.Errorf("unexpected data after the value at offset %d", dec.InputOffset())
 	}
 	return v, nil

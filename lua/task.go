@@ -145,7 +145,12 @@ func (vm *VM) resume(t *task, values []glua.LValue) {
 		if len(vm.idle) < maxIdleThreads {
 			vm.idle = append(vm.idle, t.th)
 		}
-		t.finish(ret[1:], nil)
+		ret = ret[1:]
+		if len(ret) == 0 {
+			// A bare "return": callers read the first result as nil.
+			ret = append(ret, glua.LNil)
+		}
+		t.finish(ret, nil)
 	case state == glua.ResumeYield && len(ret) > 0 && ret[0] == vm.waitTag && t.waiting:
 		// Suspended: the waiting call resumes it through resumeTask.
 	case state == glua.ResumeYield:

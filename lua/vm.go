@@ -130,7 +130,11 @@ func (vm *VM) print(L *glua.LState) int {
 		}
 		b.WriteString(L.ToStringMeta(L.Get(i)).String())
 	}
-	vm.logger().Info(b.String())
+	if where := L.Where(1); where != "" {
+		vm.logger().Info(b.String(), "source", trimWhere(where))
+	} else {
+		vm.logger().Info(b.String())
+	}
 	return 0
 }
 

@@ -1,0 +1,2 @@
+// Package spec holds evserver's executable specs.
+package spec

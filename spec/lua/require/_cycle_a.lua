@@ -1,0 +1,1 @@
+return { b = require("_cycle_b") }

@@ -1,0 +1,1 @@
+return { a = require("_cycle_a") }

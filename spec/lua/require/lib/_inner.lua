@@ -1,0 +1,3 @@
+local M = {}
+function M.text() return "inner of lib" end
+return M

@@ -1,0 +1,3 @@
+local E = {}
+function E:on_message(msg, kind) self.conn:send(msg, kind) end
+return E
