@@ -311,3 +311,55 @@ func TestConnectDoesNotBlockTheWorker(t *testing.T) {
 		t.Fatalf("connect: %q", got)
 	}
 }
+
+// An independent server that fragments a large message, pings, and closes
+// with its own code: the outbound side reassembles, answers the ping and
+// reports the code to on_close.
+func TestOutboundFragmentsPingsAndCloseCodes(t *testing.T) {
+	pong := make(chan string, 1)
+	peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := (&websocket.Upgrader{WriteBufferSize: 1024}).Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.SetPongHandler(func(s string) error { pong <- s; return nil })
+		go c.ReadMessage() // runs the pong handler; ends when the connection does
+		c.WriteControl(websocket.PingMessage, []byte("are you there"), time.Now().Add(time.Second))
+		// With a 1 KiB write buffer, gorilla sends this as many fragments.
+		c.WriteMessage(websocket.TextMessage, []byte(strings.Repeat("é", 20000)))
+		c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(4003, "bye"))
+		time.Sleep(500 * time.Millisecond)
+	}))
+	defer peer.Close()
+	feed := `
+local F = {}
+function F:on_message(msg, kind) self.context:send(("got %d bytes %s %s"):format(#msg, kind, tostring(msg == ("é"):rep(20000)))) end
+function F:on_close(code, reason) self.context:send("closed " .. code .. " " .. reason) end
+return F`
+	client := `
+local ws = require("ws")
+local C = {}
+function C:on_message(url)
+  local c, err = ws.connect{ url = url, msg_handler = "feed", context = self.conn }
+  if not c then self.conn:send("error " .. err) end
+end
+return C`
+	dir := enginetest.Handlers(t, map[string]string{"client.lua": client, "feed.lua": feed})
+	srv := enginetest.Run(t, engine.Config{HandlersDir: dir})
+	c, _, err := websocket.DefaultDialer.Dial(srv.URL+"/client", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.WriteMessage(websocket.TextMessage, []byte("ws"+strings.TrimPrefix(peer.URL, "http")))
+	expectMessages(t, c, "got 40000 bytes text true", "closed 4003 bye")
+	select {
+	case p := <-pong:
+		if p != "are you there" {
+			t.Fatalf("pong payload %q", p)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("no pong for the server's ping")
+	}
+}
