@@ -16,6 +16,7 @@ const (
 	DefaultCloseTimeout     = 5 * time.Second
 	DefaultMaxQueueBytes    = 1 << 20
 	DefaultWriteTimeout     = 30 * time.Second
+	DefaultLuaBudget        = time.Second
 )
 
 // Config holds every setting of a Server. The zero value is valid: each zero
@@ -53,6 +54,12 @@ type Config struct {
 	// WriteTimeout bounds a blocked write to a connection's socket; a write
 	// stuck longer closes the connection. Default (0): 30s.
 	WriteTimeout time.Duration
+	// LuaBudget bounds how long one Lua event (accept, new, on_open,
+	// on_message, on_close, a timer callback, a module load) may run between
+	// waits; past it the event is stopped, logged with file:line, and its
+	// connection closed with 1011 (500 during the handshake). Default (0):
+	// 1s; -1 means no bound.
+	LuaBudget time.Duration
 	// Logger receives the server's structured log. Default: slog.Default().
 	Logger *slog.Logger
 }
@@ -87,6 +94,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = DefaultWriteTimeout
+	}
+	switch {
+	case c.LuaBudget == 0:
+		c.LuaBudget = DefaultLuaBudget
+	case c.LuaBudget < 0:
+		c.LuaBudget = 0 // lua: no bound
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -56,7 +56,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{ctx: ctx, cancel: cancel, cfg: cfg, log: cfg.Logger, set: set, perHandler: map[string]*atomic.Int64{}, listeners: map[net.Listener]struct{}{}, raw: map[net.Conn]struct{}{}}
-	infos, problems := lua.Inspect(set, cfg.Logger)
+	infos, problems := lua.Inspect(set, cfg.Logger, cfg.LuaBudget)
 	broken := map[string]string{}
 	for _, p := range problems {
 		s.log.Error("handler failed to load", "problem", p.String())

@@ -59,7 +59,7 @@ func newWorker(id int, srv *Server) (*worker, error) {
 		id: id, srv: srv, log: log,
 		wake: make(chan struct{}, 1), conns: map[*conn]struct{}{}, done: make(chan struct{}),
 	}
-	vm, err := lua.NewVM(srv.set, lua.Options{Logger: log, Host: w})
+	vm, err := lua.NewVM(srv.set, lua.Options{Logger: log, Host: w, Budget: srv.cfg.LuaBudget})
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"time"
 
 	glua "github.com/yuin/gopher-lua"
 )
@@ -121,13 +122,13 @@ func (vm *VM) classFromTable(name, file string, t *glua.LTable) (*Class, error) 
 // Inspect loads every endpoint of set in a scratch VM and returns the options
 // of each class that loads, and a problem for each that does not (compile
 // errors included), sorted by file.
-func Inspect(set *Set, log *slog.Logger) (map[string]ClassInfo, []Problem) {
+func Inspect(set *Set, log *slog.Logger, budget time.Duration) (map[string]ClassInfo, []Problem) {
 	infos := map[string]ClassInfo{}
 	var problems []Problem
 	for _, p := range set.Broken {
 		problems = append(problems, p)
 	}
-	vm, err := NewVM(set, Options{Logger: log})
+	vm, err := NewVM(set, Options{Logger: log, Budget: budget})
 	if err != nil {
 		return nil, append(problems, Problem{File: set.Dir, Message: err.Error()})
 	}

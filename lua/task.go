@@ -136,7 +136,11 @@ func (vm *VM) thread() *glua.LState {
 func (vm *VM) resume(t *task, values []glua.LValue) {
 	t.waiting = false
 	vm.current = t
+	vm.arm(t.th)
 	state, ret, err := vm.safeResume(t.th, values)
+	if vm.disarm() && err != nil {
+		err = vm.budgetError(err)
+	}
 	vm.current = nil
 	switch {
 	case err != nil:

@@ -9,6 +9,7 @@ package lua
 import (
 	"log/slog"
 	"strings"
+	"time"
 
 	glua "github.com/yuin/gopher-lua"
 )
@@ -17,6 +18,8 @@ import (
 type Options struct {
 	// Logger receives ws.log output and script errors; nil means slog.Default().
 	Logger *slog.Logger
+	// Budget bounds the time one event may run (0: no bound); see Interrupt.
+	Budget time.Duration
 	// Host provides timers and outbound connections; without it the
 	// waiting calls (ws.sleep, ws.after, ws.every, ws.connect) raise errors.
 	Host Host
@@ -38,14 +41,16 @@ type VM struct {
 	connMeta  *glua.LTable
 	timerMeta *glua.LTable
 
-	runner   *glua.LFunction // the coroutine body that runs one event after another
-	doneTag  *glua.LUserData // what the runner yields when an event finished
-	waitTag  *glua.LUserData // what a waiting call yields
-	idle     []*glua.LState  // finished coroutines kept for reuse
-	current  *task           // the task running right now, for ws.log
-	deferred []deferredRun   // starts and resumes requested while a task ran
+	runner     *glua.LFunction // the coroutine body that runs one event after another
+	doneTag    *glua.LUserData // what the runner yields when an event finished
+	waitTag    *glua.LUserData // what a waiting call yields
+	resetPcall *glua.LFunction // empties the pool of pcall coroutines
+	idle       []*glua.LState  // finished coroutines kept for reuse
+	current    *task           // the task running right now, for ws.log
+	deferred   []deferredRun   // starts and resumes requested while a task ran
 
-	args []glua.LValue // scratch for event arguments
+	args   []glua.LValue // scratch for event arguments
+	budget budget
 
 	strText, strBinary glua.LString
 }
@@ -62,6 +67,7 @@ func NewVM(set *Set, opts Options) (*VM, error) {
 		classes: map[string]*Class{}, classErrs: map[string]error{}, loaded: map[string]glua.LValue{}, loading: map[string]bool{},
 		strText: "text", strBinary: "binary",
 	}
+	vm.budget.limit = opts.Budget
 	openSandbox(L)
 	g := L.G.Global
 	g.RawSetString("require", L.NewFunction(vm.require))
@@ -152,7 +158,16 @@ func (vm *VM) logger() *slog.Logger {
 func (vm *VM) loadChunk(sc *Script) (glua.LValue, error) {
 	L := vm.L
 	L.Push(L.NewFunctionFromProto(sc.proto))
-	if err := L.PCall(0, 1, nil); err != nil {
+	vm.arm(L)
+	err := L.PCall(0, 1, nil)
+	interrupted := vm.disarm()
+	if vm.budget.limit > 0 {
+		L.RemoveContext()
+	}
+	if err != nil {
+		if interrupted {
+			return nil, vm.budgetError(scriptError(err))
+		}
 		return nil, scriptError(err)
 	}
 	v := L.Get(-1)

@@ -64,6 +64,7 @@ end
 
 pcall, xpcall = ypcall, yxpcall
 coroutine.resume, coroutine.wrap = resume, wrap
+return function() pool, npool = {}, 0 end
 `
 
 func (vm *VM) installYieldSafe() error {
@@ -75,9 +76,11 @@ func (vm *VM) installYieldSafe() error {
 	L := vm.L
 	L.Push(L.NewFunctionFromProto(proto))
 	L.Push(vm.waitTag)
-	if err := L.PCall(1, 0, nil); err != nil {
+	if err := L.PCall(1, 1, nil); err != nil {
 		return fmt.Errorf("lua: installing the yield-safe pcall: %w", err)
 	}
+	vm.resetPcall = L.Get(-1).(*glua.LFunction)
+	L.Pop(1)
 	return nil
 }
 

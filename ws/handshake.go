@@ -65,7 +65,7 @@ func ParseRequest(head []byte) (*Request, error) {
 	if req.Query, err = url.ParseQuery(u.RawQuery); err != nil {
 		return nil, badRequest("malformed query string")
 	}
-	keys := 0
+	keys, hosts := 0, 0
 	for _, line := range lines[1:] {
 		if line == "" || line[0] == ' ' || line[0] == '\t' {
 			return nil, badRequest("malformed header line (obsolete line folding is not accepted)")
@@ -79,13 +79,20 @@ func ParseRequest(head []byte) (*Request, error) {
 		if strings.ContainsAny(value, "\x00\r\n") {
 			return nil, badRequest("invalid character in header value")
 		}
-		if name == "sec-websocket-key" {
+		switch name {
+		case "sec-websocket-key":
 			keys++
+		case "host":
+			hosts++
 		}
 		if prev, ok := req.Header[name]; ok {
 			value = prev + ", " + value
 		}
 		req.Header[name] = value
+	}
+	if hosts > 1 {
+		// RFC 9112 section 3.2: more than one Host field is a 400.
+		return nil, badRequest("more than one Host header")
 	}
 	req.Host = req.Header["host"]
 	if !hasToken(req.Header["upgrade"], "websocket") {

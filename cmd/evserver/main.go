@@ -49,6 +49,7 @@ func serveFlags(fs *flag.FlagSet, cfg *engine.Config, logFormat, logLevel *strin
 	fs.IntVar(&cfg.MaxHeaderBytes, "max-header-bytes", engine.DefaultMaxHeaderBytes, "largest request head in bytes; over it: 431")
 	fs.DurationVar(&cfg.HandshakeTimeout, "handshake-timeout", engine.DefaultHandshakeTimeout, "time allowed to send the request head")
 	fs.IntVar(&cfg.MaxQueueBytes, "max-queue-bytes", engine.DefaultMaxQueueBytes, "bytes queued for a client that does not read before it is dropped")
+	fs.DurationVar(&cfg.LuaBudget, "lua-budget", engine.DefaultLuaBudget, "longest a Lua event may run between waits (-1ns = no bound); past it: stopped, close 1011")
 	fs.StringVar(logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.DurationVar(shutdown, "shutdown-timeout", 10*time.Second, "time allowed for connections to close on SIGTERM/SIGINT")
@@ -124,7 +125,7 @@ func check(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	infos, problems := lua.Inspect(set, quiet)
+	infos, problems := lua.Inspect(set, quiet, engine.DefaultLuaBudget)
 	for _, p := range problems {
 		fmt.Fprintln(stdout, p.String())
 	}
