@@ -60,6 +60,12 @@ type Config struct {
 	// connection closed with 1011 (500 during the handshake). Default (0):
 	// 1s; -1 means no bound.
 	LuaBudget time.Duration
+	// IO chooses how connections are read: "epoll" (readiness-based reads
+	// on the worker, no goroutine or buffer per idle connection; Linux) or
+	// "goroutine" (a reader goroutine per connection; any platform). TLS
+	// and outbound connections always use goroutines. Default: "epoll"
+	// where supported.
+	IO string
 	// Logger receives the server's structured log. Default: slog.Default().
 	Logger *slog.Logger
 }
@@ -100,6 +106,12 @@ func (c Config) withDefaults() Config {
 		c.LuaBudget = DefaultLuaBudget
 	case c.LuaBudget < 0:
 		c.LuaBudget = 0 // lua: no bound
+	}
+	if c.IO == "" {
+		c.IO = "goroutine"
+		if pollSupported {
+			c.IO = "epoll"
+		}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

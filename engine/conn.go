@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -48,7 +49,26 @@ type conn struct {
 	receiver  func([]byte, bool, error) // a waiting conn:receive
 	recvGen   uint64
 	recvTimer *time.Timer
+
+	// readiness-based I/O (epoll): the worker reads and owns the fd
+	polled   bool
+	fd       int
+	raw      syscall.RawConn
+	fdClosed bool
+	phase    phase       // handshake, open or draining
+	head     []byte      // request head so far (phase handshake)
+	rd       ws.Reader   // frame parser (phase open)
+	endTimer *time.Timer // ends the connection after the close timeout
 }
+
+// phase is where a polled connection is in its life.
+type phase uint8
+
+const (
+	phaseHandshake phase = iota // reading the request head
+	phaseOpen                   // reading frames
+	phaseDraining               // reading to EOF before closing; input is discarded
+)
 
 // encode appends a frame as this side of the connection must send it:
 // masked by a client (RFC 6455 section 5.3), unmasked by a server.
@@ -122,7 +142,28 @@ func (c *conn) sendClose(code ws.StatusCode, reason string) {
 	} else {
 		c.out.writeClose(ws.CloseFrame(code, reason))
 	}
-	c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.CloseTimeout))
+	c.endAfter(c.srv.cfg.CloseTimeout)
+}
+
+// endAfter bounds the rest of the connection's life: after d its TCP
+// connection is closed, whatever the peer does.
+func (c *conn) endAfter(d time.Duration) {
+	if c.polled {
+		if c.endTimer == nil {
+			c.endTimer = time.AfterFunc(d, func() { c.w.post(event{kind: evFunc, fn: c.closeFD}) })
+		}
+		return
+	}
+	c.nc.SetReadDeadline(time.Now().Add(d))
+}
+
+// hardClose closes the TCP connection now (on the worker).
+func (c *conn) hardClose() {
+	if c.polled {
+		c.closeFD()
+		return
+	}
+	c.nc.Close()
 }
 
 // fail closes the connection because of an error on our side of the
@@ -143,19 +184,21 @@ func (c *conn) abort(code ws.StatusCode, reason string, err error) {
 		c.closeSent = true
 		c.closeCode, c.closeReason = code, reason
 	}
-	c.nc.Close()
+	c.hardClose()
 	c.finish(c.closeCode, c.closeReason)
 }
 
 // deliver handles a connection event on the worker, in order: while a Lua
 // event of this connection is running, later events wait in pending.
 func (c *conn) deliver(ev event) {
-	if c.busy && ev.kind != evEnd {
+	if c.busy {
 		if ev.kind == evMessage {
 			// The reader's buffer is reused once it is acknowledged.
 			ev.data = append([]byte(nil), ev.data...)
-			c.ack <- struct{}{}
-			ev.acked = true
+			if !ev.acked {
+				c.ack <- struct{}{}
+				ev.acked = true
+			}
 		}
 		c.pending = append(c.pending, ev)
 		return
@@ -189,13 +232,15 @@ func (c *conn) process(ev event) {
 		}
 		// The server ends the TCP connection first (section 7.1.1).
 		c.out.closeWriteWhenFlushed()
-		c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.CloseTimeout))
+		c.endAfter(c.srv.cfg.CloseTimeout)
 		c.finish(c.closeCode, c.closeReason)
 	case evFail:
 		c.log.Debug("protocol error", "error", ev.perr)
 		c.fail(ev.perr.Code, ev.perr.Reason)
 	case evFunc:
 		ev.fn()
+	case evPing:
+		c.out.write(c.encode(nil, ws.OpPong, ev.data))
 	case evEnd:
 		if c.closeSent {
 			c.finish(c.closeCode, c.closeReason)

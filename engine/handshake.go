@@ -18,8 +18,11 @@ type handshake struct {
 	route  *route
 	tail   string
 	isTLS  bool
-	result chan bool   // the worker's answer: true once the 101 is written
-	resp   chan []byte // the response of http(req)
+	// done receives the worker's answer: true once the 101 is written,
+	// false once the refusal is queued. It is called on the worker.
+	done func(ok bool)
+	// respond receives the response of http(req), on the worker.
+	respond func([]byte)
 }
 
 // Fixed refusal texts; details go to the log, never to the peer.
@@ -56,7 +59,8 @@ func (s *Server) serveConn(nc net.Conn, isTLS bool) {
 		return
 	}
 	rt, tail := s.router.match(req.Path)
-	hs := &handshake{nc: nc, req: req, route: rt, tail: tail, isTLS: isTLS, result: make(chan bool, 1)}
+	result := make(chan bool, 1)
+	hs := &handshake{nc: nc, req: req, route: rt, tail: tail, isTLS: isTLS, done: func(ok bool) { result <- ok }}
 	if !req.IsUpgrade {
 		s.servePlain(hs)
 		return
@@ -76,12 +80,13 @@ func (s *Server) serveConn(nc net.Conn, isTLS bool) {
 	}
 	w := s.pickWorker()
 	c := s.newConn(w, nc, rt)
+	c.ack = make(chan struct{})
 	if !w.post(event{kind: evUpgrade, c: c, hs: hs}) {
 		s.release(rt)
 		s.refuse(nc, errShuttingDown)
 		return
 	}
-	if !<-hs.result {
+	if !<-result {
 		s.release(rt)
 		drainClose(nc, s.cfg.CloseTimeout)
 		return
@@ -156,7 +161,7 @@ func (w *worker) upgrade(c *conn, hs *handshake) {
 	refuse := func(herr *ws.HandshakeError) {
 		c.out.write(ws.AppendRefusal(nil, herr))
 		c.out.closeWriteWhenFlushed()
-		hs.result <- false
+		hs.done(false)
 	}
 	if w.srv.stopping.Load() {
 		refuse(errShuttingDown)
@@ -198,14 +203,16 @@ func (w *worker) upgrade(c *conn, hs *handshake) {
 			}
 			if err := c.out.write(ws.AppendUpgradeResponse(nil, hs.req.Key, protocol, res.Header)); err != nil {
 				c.log.Debug("writing the handshake response failed", "error", err)
-				hs.result <- false
+				hs.done(false)
 				return
 			}
 			c.inst = inst
 			c.open = true
 			w.conns[c] = struct{}{}
-			hs.result <- true
+			// Busy first: frames that came with the handshake wait for
+			// on_open.
 			c.busy = true
+			hs.done(true)
 			w.vm.OnOpen(inst, c.eventDone)
 		})
 	})

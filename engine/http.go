@@ -17,23 +17,30 @@ import (
 // Each response closes the connection.
 func (s *Server) servePlain(hs *handshake) {
 	nc := hs.nc
-	var resp []byte
-	switch {
-	case s.staticFile(hs.req) != "":
-		resp = s.staticResponse(hs.req)
-	case hs.route != nil && hs.route.info.HasHTTP && hs.route.broken == "":
-		hs.resp = make(chan []byte, 1)
-		if !s.pickWorker().post(event{kind: evHTTP, hs: hs}) {
-			s.refuse(nc, errShuttingDown)
-			return
-		}
-		resp = <-hs.resp
-	default:
-		resp = ws.AppendRefusal(nil, errNotUpgrade)
+	resp := make(chan []byte, 1)
+	if !s.plainResponse(hs, s.pickWorker(), func(b []byte) { resp <- b }) {
+		s.refuse(nc, errShuttingDown)
+		return
 	}
 	nc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
-	nc.Write(resp)
+	nc.Write(<-resp)
 	lingerClose(nc, s.cfg.CloseTimeout)
+}
+
+// plainResponse computes the response to a plain HTTP request and hands it
+// to respond: at once, or from worker w once http(req) has run. It reports
+// false if w no longer takes events.
+func (s *Server) plainResponse(hs *handshake, w *worker, respond func([]byte)) bool {
+	switch {
+	case s.staticFile(hs.req) != "":
+		respond(s.staticResponse(hs.req))
+	case hs.route != nil && hs.route.info.HasHTTP && hs.route.broken == "":
+		hs.respond = respond
+		return w.post(event{kind: evHTTP, hs: hs})
+	default:
+		respond(ws.AppendRefusal(nil, errNotUpgrade))
+	}
+	return true
 }
 
 // staticFile returns the file of StaticDir that req asks for, or "".
@@ -75,13 +82,13 @@ func (w *worker) serveHTTP(hs *handshake) {
 	class, err := w.vm.Class(hs.route.name)
 	if err != nil {
 		log.Error("handler failed to load", "error", err)
-		hs.resp <- ws.AppendRefusal(nil, errHandlerFailed)
+		hs.respond(ws.AppendRefusal(nil, errHandlerFailed))
 		return
 	}
 	w.vm.HTTP(class, luaRequest(hs), log, func(res lua.HTTPResult, err error) {
 		if err != nil {
 			log.Error("http failed", "error", err)
-			hs.resp <- ws.AppendRefusal(nil, errHandlerFailed)
+			hs.respond(ws.AppendRefusal(nil, errHandlerFailed))
 			return
 		}
 		ctype := "text/plain; charset=utf-8"
@@ -93,6 +100,6 @@ func (w *worker) serveHTTP(hs *handshake) {
 			}
 			header = append(header, f)
 		}
-		hs.resp <- ws.AppendResponse(nil, res.Status, ctype, []byte(res.Body), header, hs.req.Method == "HEAD")
+		hs.respond(ws.AppendResponse(nil, res.Status, ctype, []byte(res.Body), header, hs.req.Method == "HEAD"))
 	})
 }

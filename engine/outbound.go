@@ -63,6 +63,7 @@ func (w *worker) Dial(req *lua.DialRequest, done func(lua.Outbound, *ws.Response
 func (w *worker) newOutbound(d *Dialed, req *lua.DialRequest) *conn {
 	s := w.srv
 	c := s.newConn(w, d.Conn, nil)
+	c.ack = make(chan struct{})
 	c.client = true
 	id := strconv.FormatUint(s.nextID.Add(1), 10)
 	port, _ := strconv.Atoi(req.URL.Port())
@@ -171,6 +172,6 @@ func (s *Server) track(nc net.Conn) bool {
 	if s.stopping.Load() {
 		return false
 	}
-	s.raw[nc] = struct{}{}
+	s.raw[nc] = false
 	return true
 }

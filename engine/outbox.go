@@ -22,6 +22,7 @@ var (
 type outbox struct {
 	nc       net.Conn
 	tryWrite func([]byte) (int, error) // non-blocking write, nil where the transport has none
+	onFail   func()                    // ends the connection after a failed blocking write
 	maxQueue int
 	timeout  time.Duration
 
@@ -34,7 +35,9 @@ type outbox struct {
 }
 
 func newOutbox(nc net.Conn, maxQueue int, timeout time.Duration) *outbox {
-	return &outbox{nc: nc, tryWrite: nonblockingWriter(nc), maxQueue: maxQueue, timeout: timeout}
+	o := &outbox{nc: nc, tryWrite: nonblockingWriter(nc), maxQueue: maxQueue, timeout: timeout}
+	o.onFail = func() { nc.Close() } // unblocks the reader, which reports the end
+	return o
 }
 
 // write queues frame (copied). It fails with ErrClosing after a close frame
@@ -113,7 +116,7 @@ func (o *outbox) flush() {
 			o.mu.Lock()
 			o.err = err
 			o.mu.Unlock()
-			o.nc.Close() // unblocks the reader, which reports the end
+			o.onFail()
 		}
 	}
 }

@@ -37,10 +37,11 @@ type Server struct {
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
-	raw       map[net.Conn]struct{} // every accepted connection, until its goroutine ends
+	raw       map[net.Conn]bool // every open socket, until it ends; true: polled (only its worker closes it)
 	stopping  atomic.Bool
 	connWG    sync.WaitGroup // connection goroutines
 	stopOnce  sync.Once
+	polled    bool            // plain TCP connections are read by the workers' epoll loops
 	ctx       context.Context // ends at Close or Shutdown: bounds outbound dials
 	cancel    context.CancelFunc
 }
@@ -55,7 +56,18 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{ctx: ctx, cancel: cancel, cfg: cfg, log: cfg.Logger, set: set, perHandler: map[string]*atomic.Int64{}, listeners: map[net.Listener]struct{}{}, raw: map[net.Conn]struct{}{}}
+	switch cfg.IO {
+	case "epoll":
+		if !pollSupported {
+			cancel()
+			return nil, errors.New("engine: IO \"epoll\" needs Linux; use \"goroutine\"")
+		}
+	case "goroutine":
+	default:
+		cancel()
+		return nil, fmt.Errorf("engine: IO must be \"epoll\" or \"goroutine\", not %q", cfg.IO)
+	}
+	s := &Server{polled: cfg.IO == "epoll", ctx: ctx, cancel: cancel, cfg: cfg, log: cfg.Logger, set: set, perHandler: map[string]*atomic.Int64{}, listeners: map[net.Listener]struct{}{}, raw: map[net.Conn]bool{}}
 	infos, problems := lua.Inspect(set, cfg.Logger, cfg.LuaBudget)
 	broken := map[string]string{}
 	for _, p := range problems {
@@ -131,8 +143,16 @@ func (s *Server) serve(ln net.Listener, isTLS bool) error {
 		}
 		s.connWG.Add(1)
 		s.mu.Lock()
-		s.raw[nc] = struct{}{}
+		s.raw[nc] = !isTLS && s.polled
 		s.mu.Unlock()
+		if !isTLS && s.polled {
+			if !s.pickWorker().post(event{kind: evAdopt, nc: nc}) {
+				nc.Close()
+				s.forget(nc)
+				s.connWG.Done()
+			}
+			continue
+		}
 		go s.serveConn(nc, isTLS) // ends with the connection
 	}
 }
@@ -145,10 +165,11 @@ func (s *Server) newConn(w *worker, nc net.Conn, rt *route) *conn {
 	c := &conn{
 		srv: s, w: w, nc: nc, route: rt,
 		out: newOutbox(nc, s.cfg.MaxQueueBytes, s.cfg.WriteTimeout),
-		ack: make(chan struct{}),
 	}
 	if rt != nil {
 		c.log = s.log.With("handler", rt.name, "remote", nc.RemoteAddr().String())
+	} else {
+		c.log = s.log.With("remote", nc.RemoteAddr().String())
 	}
 	c.eventDone = c.onEventDone
 	return c
@@ -234,13 +255,21 @@ func (s *Server) forget(nc net.Conn) {
 	s.mu.Unlock()
 }
 
-// abortAll closes every accepted connection, upgraded or not; their
-// goroutines then report the end to the workers.
+// abortAll closes every connection, upgraded or not. Sockets with a reader
+// goroutine are closed here (the reader reports the end); polled ones only
+// by their worker, which must take them out of its epoll set first.
 func (s *Server) abortAll() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	for nc := range s.raw {
-		nc.Close()
+	for nc, polled := range s.raw {
+		if !polled {
+			nc.Close()
+		}
+	}
+	s.mu.Unlock()
+	if s.polled {
+		for _, w := range s.workers {
+			w.post(event{kind: evFunc, fn: w.closePolled})
+		}
 	}
 }
 
@@ -253,11 +282,15 @@ func (s *Server) stopWorkers() {
 	})
 }
 
-// closeAll starts the closing handshake of every connection with 1001.
+// closeAll starts the closing handshake of every connection with 1001 and
+// drops connections still in their handshake.
 func (w *worker) closeAll() {
 	for c := range w.conns {
 		if !c.closeSent {
 			c.sendClose(ws.CloseGoingAway, "")
 		}
+	}
+	if w.poller != nil {
+		w.closeHandshaking()
 	}
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"log/slog"
+	"net"
 	"sync"
 
 	"evserver/lua"
@@ -19,6 +20,8 @@ const (
 	evFail                  // a protocol error: fail the connection
 	evEnd                   // the transport ended (EOF, error, timeout)
 	evFunc                  // run fn on the worker
+	evAdopt                 // an accepted connection for the worker's epoll set
+	evPing                  // a ping that waited behind pending messages
 )
 
 // event is one entry of a worker's mailbox or a connection's pending queue.
@@ -33,6 +36,7 @@ type event struct {
 	acked  bool // evMessage: the reader was released and data is a private copy
 	hs     *handshake
 	fn     func()
+	nc     net.Conn // evAdopt
 }
 
 // worker is an event loop that owns one Lua VM and the connections pinned
@@ -49,8 +53,10 @@ type worker struct {
 	wake   chan struct{}
 	closed bool
 
-	conns map[*conn]struct{} // owned by the worker goroutine
-	done  chan struct{}      // closed when the loop has exited
+	conns  map[*conn]struct{} // open WebSocket connections; owned by the worker goroutine
+	done   chan struct{}      // closed when the loop has exited
+	poller *poller            // nil: connections have reader goroutines
+	batch  []event            // the mailbox events being handled
 }
 
 func newWorker(id int, srv *Server) (*worker, error) {
@@ -64,6 +70,12 @@ func newWorker(id int, srv *Server) (*worker, error) {
 		return nil, err
 	}
 	w.vm = vm
+	if srv.polled {
+		if w.poller, err = newPoller(); err != nil {
+			vm.Close()
+			return nil, err
+		}
+	}
 	return w, nil
 }
 
@@ -76,36 +88,56 @@ func (w *worker) post(ev event) bool {
 	}
 	w.inbox = append(w.inbox, ev)
 	w.mu.Unlock()
+	w.signal()
+	return true
+}
+
+// signal wakes the worker's loop.
+func (w *worker) signal() {
+	if w.poller != nil {
+		w.poller.wake()
+		return
+	}
 	select {
 	case w.wake <- struct{}{}:
 	default:
 	}
-	return true
 }
 
 // run is the worker's loop; it returns after stop, once the mailbox is empty.
 func (w *worker) run() {
 	defer close(w.done)
 	defer w.vm.Close()
-	var batch []event
+	if w.poller != nil {
+		w.runPolled()
+		return
+	}
 	for range w.wake {
-		w.mu.Lock()
-		batch, w.inbox = w.inbox, batch[:0]
-		closed := w.closed
-		w.mu.Unlock()
-		for i := range batch {
-			w.handle(batch[i])
-			batch[i] = event{}
-		}
-		if closed {
-			w.mu.Lock()
-			empty := len(w.inbox) == 0
-			w.mu.Unlock()
-			if empty {
-				return
-			}
+		if w.drainMailbox() {
+			return
 		}
 	}
+}
+
+// drainMailbox handles the events posted so far. It reports true when the
+// worker was stopped and nothing is left to handle.
+func (w *worker) drainMailbox() bool {
+	w.mu.Lock()
+	batch := w.inbox
+	w.inbox = w.batch[:0]
+	closed := w.closed
+	w.mu.Unlock()
+	for i := range batch {
+		w.handle(batch[i])
+		batch[i] = event{}
+	}
+	w.batch = batch
+	if !closed {
+		return false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.inbox) == 0
 }
 
 // stop makes run return once the events already posted are handled.
@@ -113,10 +145,7 @@ func (w *worker) stop() {
 	w.mu.Lock()
 	w.closed = true
 	w.mu.Unlock()
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
+	w.signal()
 }
 
 func (w *worker) handle(ev event) {
@@ -127,6 +156,8 @@ func (w *worker) handle(ev event) {
 		w.serveHTTP(ev.hs)
 	case evFunc:
 		ev.fn()
+	case evAdopt:
+		w.adopt(ev.nc)
 	default:
 		ev.c.deliver(ev)
 	}

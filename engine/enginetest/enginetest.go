@@ -36,6 +36,10 @@ func Run(t testing.TB, cfg engine.Config) *Server {
 		}
 		cfg.Logger = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
+	if cfg.IO == "" {
+		// EVSERVER_IO=goroutine runs every test on the portable path.
+		cfg.IO = os.Getenv("EVSERVER_IO")
+	}
 	srv, err := engine.New(cfg)
 	if err != nil {
 		t.Fatalf("engine.New: %v", err)
