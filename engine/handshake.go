@@ -13,11 +13,11 @@ import (
 
 // handshake is an upgrade (or plain HTTP request) on its way to a worker.
 type handshake struct {
-	nc     net.Conn
-	req    *ws.Request
-	route  *route
-	tail   string
-	isTLS  bool
+	nc    net.Conn
+	req   *ws.Request
+	route *route
+	tail  string
+	isTLS bool
 	// done receives the worker's answer: true once the 101 is written,
 	// false once the refusal is queued. It is called on the worker.
 	done func(ok bool)

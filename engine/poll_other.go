@@ -15,9 +15,9 @@ type poller struct{}
 
 func newPoller() (*poller, error) { return nil, errors.New("readiness-based reads need Linux") }
 
-func (p *poller) wake()                   {}
-func (w *worker) runPolled()              {}
-func (w *worker) adopt(net.Conn)          {}
-func (c *conn) closeFD()                  {}
-func (w *worker) closePolled()            {}
-func (w *worker) closeHandshaking()       {}
+func (p *poller) wake()             {}
+func (w *worker) runPolled()        {}
+func (w *worker) adopt(net.Conn)    {}
+func (c *conn) closeFD()            {}
+func (w *worker) closePolled()      {}
+func (w *worker) closeHandshaking() {}
