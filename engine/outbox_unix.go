@@ -20,34 +20,50 @@ func nonblockingWriter(nc net.Conn) func([]byte) (int, error) {
 	if err != nil {
 		return nil
 	}
-	return func(p []byte) (int, error) {
-		var n int
-		var werr error
-		err := raw.Write(func(fd uintptr) bool {
-			for len(p) > n {
-				k, err := syscall.Write(int(fd), p[n:])
-				if k > 0 {
-					n += k
-				}
-				if err == syscall.EINTR {
-					continue
-				}
-				if err == syscall.EAGAIN {
-					break
-				}
-				if err != nil {
-					werr = err
-					break
-				}
-			}
-			return true
-		})
-		if werr == nil {
-			werr = err
-		}
-		if errors.Is(werr, syscall.EAGAIN) {
-			werr = nil
-		}
-		return n, werr
+	w := &rawWriter{raw: raw}
+	w.cb = w.write
+	return w.tryWrite
+}
+
+// rawWriter holds the callback and its state, bound once: a closure per
+// write would allocate. Calls are serialised by the outbox's lock.
+type rawWriter struct {
+	raw  syscall.RawConn
+	cb   func(fd uintptr) bool
+	p    []byte
+	n    int
+	werr error
+}
+
+func (w *rawWriter) tryWrite(p []byte) (int, error) {
+	w.p, w.n, w.werr = p, 0, nil
+	err := w.raw.Write(w.cb)
+	n, werr := w.n, w.werr
+	w.p = nil
+	if werr == nil {
+		werr = err
 	}
+	if errors.Is(werr, syscall.EAGAIN) {
+		werr = nil
+	}
+	return n, werr
+}
+
+func (w *rawWriter) write(fd uintptr) bool {
+	for len(w.p) > w.n {
+		k, err := syscall.Write(int(fd), w.p[w.n:])
+		if k > 0 {
+			w.n += k
+		}
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			if err != syscall.EAGAIN {
+				w.werr = err
+			}
+			break
+		}
+	}
+	return true
 }

@@ -30,6 +30,17 @@ type poller struct {
 	events    []unix.EpollEvent
 	buf       []byte
 	fds       map[int32]*conn // every polled connection of the worker, by fd
+
+	// The read callback and its results, bound once: a closure per read
+	// would allocate.
+	readCB func(fd uintptr) bool
+	n      int
+	rerr   error
+}
+
+func (p *poller) read(fd uintptr) bool {
+	p.n, p.rerr = syscall.Read(int(fd), p.buf)
+	return true
 }
 
 func newPoller() (*poller, error) {
@@ -48,7 +59,9 @@ func newPoller() (*poller, error) {
 		unix.Close(efd)
 		return nil, fmt.Errorf("epoll_ctl eventfd: %w", err)
 	}
-	return &poller{epfd: epfd, efd: efd, events: make([]unix.EpollEvent, 256), buf: make([]byte, pollBufSize), fds: map[int32]*conn{}}, nil
+	p := &poller{epfd: epfd, efd: efd, events: make([]unix.EpollEvent, 256), buf: make([]byte, pollBufSize), fds: map[int32]*conn{}}
+	p.readCB = p.read
+	return p, nil
 }
 
 // wake makes the worker's epoll_wait return; safe from any goroutine.
@@ -135,15 +148,12 @@ func (w *worker) adopt(nc net.Conn) {
 
 // onReadable reads what a connection has and handles it.
 func (w *worker) onReadable(c *conn) {
-	buf := w.poller.buf
-	var n int
-	var rerr error
-	err := c.raw.Read(func(fd uintptr) bool {
-		n, rerr = syscall.Read(int(fd), buf)
-		return true
-	})
+	p := w.poller
+	buf := p.buf
+	err := c.raw.Read(p.readCB)
+	n := p.n
 	if err == nil {
-		err = rerr
+		err = p.rerr
 	}
 	if errors.Is(err, syscall.EAGAIN) {
 		return

@@ -41,6 +41,17 @@ func (t *task) finish(ret []glua.LValue, err error) {
 	t.done(ret, err)
 }
 
+// end finishes t and recycles it.
+func (vm *VM) end(t *task, ret []glua.LValue, err error) {
+	evtDone, done := t.evtDone, t.done
+	vm.freeTask(t)
+	if evtDone != nil {
+		evtDone(err)
+		return
+	}
+	done(ret, err)
+}
+
 // deferredRun is a start or resume requested while another task was running.
 type deferredRun struct {
 	t    *task
@@ -69,12 +80,36 @@ func (vm *VM) initRunner() error {
 // at once, or after the coroutine waited (ws.sleep, ws.connect, ...).
 // args is copied before run returns.
 func (vm *VM) run(fn glua.LValue, args []glua.LValue, log *slog.Logger, done func([]glua.LValue, error)) {
-	vm.start(&task{log: log, done: done}, fn, args)
+	t := vm.newTask()
+	t.log, t.done = log, done
+	vm.start(t, fn, args)
 }
 
 // runEvent is run for events, whose results are ignored.
 func (vm *VM) runEvent(fn glua.LValue, args []glua.LValue, log *slog.Logger, done func(error)) {
-	vm.start(&task{log: log, evtDone: done}, fn, args)
+	t := vm.newTask()
+	t.log, t.evtDone = log, done
+	vm.start(t, fn, args)
+}
+
+// newTask takes a task from the free list: an event allocates none.
+func (vm *VM) newTask() *task {
+	if n := len(vm.freeTasks); n > 0 {
+		t := vm.freeTasks[n-1]
+		vm.freeTasks = vm.freeTasks[:n-1]
+		return t
+	}
+	return &task{}
+}
+
+// freeTask returns a finished task to the free list. Nothing refers to a
+// finished task: a waiting call's completion is delivered at most once and
+// only while the task waits.
+func (vm *VM) freeTask(t *task) {
+	*t = task{}
+	if len(vm.freeTasks) < maxIdleThreads {
+		vm.freeTasks = append(vm.freeTasks, t)
+	}
 }
 
 func (vm *VM) start(t *task, fn glua.LValue, args []glua.LValue) {
@@ -144,7 +179,7 @@ func (vm *VM) resume(t *task, values []glua.LValue) {
 	vm.current = nil
 	switch {
 	case err != nil:
-		t.finish(nil, err)
+		vm.end(t, nil, err)
 	case state == glua.ResumeYield && len(ret) > 0 && ret[0] == vm.doneTag:
 		if len(vm.idle) < maxIdleThreads {
 			vm.idle = append(vm.idle, t.th)
@@ -154,13 +189,13 @@ func (vm *VM) resume(t *task, values []glua.LValue) {
 			// A bare "return": callers read the first result as nil.
 			ret = append(ret, glua.LNil)
 		}
-		t.finish(ret, nil)
+		vm.end(t, ret, nil)
 	case state == glua.ResumeYield && len(ret) > 0 && ret[0] == vm.waitTag && t.waiting:
 		// Suspended: the waiting call resumes it through resumeTask.
 	case state == glua.ResumeYield:
-		t.finish(nil, errors.New("coroutine.yield called outside a coroutine the handler created"))
+		vm.end(t, nil, errors.New("coroutine.yield called outside a coroutine the handler created"))
 	default:
-		t.finish(nil, errors.New("handler yielded across a pcall gopher-lua cannot resume"))
+		vm.end(t, nil, errors.New("handler yielded across a pcall gopher-lua cannot resume"))
 	}
 }
 

@@ -49,10 +49,11 @@ type VM struct {
 	current    *task           // the task running right now, for ws.log
 	deferred   []deferredRun   // starts and resumes requested while a task ran
 
-	args   []glua.LValue // scratch for event arguments
-	budget budget
+	args      []glua.LValue // scratch for event arguments
+	freeTasks []*task
+	budget    budget
 
-	strText, strBinary glua.LString
+	strText, strBinary glua.LValue // "text" and "binary", boxed once
 }
 
 // NewVM builds a VM over a compiled handler set.
@@ -65,7 +66,7 @@ func NewVM(set *Set, opts Options) (*VM, error) {
 	vm := &VM{
 		L: L, set: set, log: log, host: opts.Host,
 		classes: map[string]*Class{}, classErrs: map[string]error{}, loaded: map[string]glua.LValue{}, loading: map[string]bool{},
-		strText: "text", strBinary: "binary",
+		strText: glua.LString("text"), strBinary: glua.LString("binary"),
 	}
 	vm.budget.limit = opts.Budget
 	openSandbox(L)
