@@ -24,7 +24,6 @@ type conn struct {
 	nc       net.Conn
 	route    *route
 	info     lua.ConnInfo
-	log      *slog.Logger
 	out      *outbox
 	ack      chan struct{} // the worker took a message from the reader's buffer
 	lastPong atomic.Int64  // unix nanoseconds of the last pong (heartbeats)
@@ -179,7 +178,7 @@ func (c *conn) fail(code ws.StatusCode, reason string) {
 // abort drops the connection at once, without a closing handshake (a client
 // that does not read cannot receive one).
 func (c *conn) abort(code ws.StatusCode, reason string, err error) {
-	c.log.Warn("connection aborted", "reason", reason, "error", err)
+	c.logger().Warn("connection aborted", "reason", reason, "error", err)
 	if !c.closeSent {
 		c.closeSent = true
 		c.closeCode, c.closeReason = code, reason
@@ -235,7 +234,7 @@ func (c *conn) process(ev event) {
 		c.endAfter(c.srv.cfg.CloseTimeout)
 		c.finish(c.closeCode, c.closeReason)
 	case evFail:
-		c.log.Debug("protocol error", "error", ev.perr)
+		c.logger().Debug("protocol error", "error", ev.perr)
 		c.fail(ev.perr.Code, ev.perr.Reason)
 	case evFunc:
 		ev.fn()
@@ -263,7 +262,7 @@ func (c *conn) ackIfWaiting(ev event) {
 func (c *conn) onEventDone(err error) {
 	c.busy = false
 	if err != nil {
-		c.log.Error("handler error", "error", err)
+		c.logger().Error("handler error", "error", err)
 		if !c.finished {
 			c.fail(ws.CloseInternalError, "")
 		}
@@ -315,12 +314,24 @@ func (c *conn) runOnClose(code ws.StatusCode, reason string) {
 	c.w.vm.OnClose(c.inst, code, reason, func(err error) {
 		c.busy = false
 		if err != nil {
-			c.log.Error("handler error in on_close", "error", err)
+			c.logger().Error("handler error in on_close", "error", err)
 		}
-		c.log.Debug("connection closed", "code", int(code))
+		c.logger().Debug("connection closed", "code", int(code))
 	})
 }
 
 // unsafeBytes views s as bytes without copying; the bytes must not be
 // modified (AppendFrame only reads them).
 func unsafeBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+// logger returns the connection's logger, built on demand (see
+// lua.ConnInfo.Logger): with its id once the upgrade named it.
+func (c *conn) logger() *slog.Logger {
+	if c.info.ID != "" {
+		return c.info.Logger()
+	}
+	if c.route != nil {
+		return c.srv.log.With("handler", c.route.name, "remote", c.nc.RemoteAddr().String())
+	}
+	return c.srv.log.With("remote", c.nc.RemoteAddr().String())
+}

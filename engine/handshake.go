@@ -169,14 +169,14 @@ func (w *worker) upgrade(c *conn, hs *handshake) {
 	}
 	class, err := w.vm.Class(hs.route.name)
 	if err != nil {
-		c.log.Error("handler failed to load", "error", err)
+		c.logger().Error("handler failed to load", "error", err)
 		refuse(errHandlerFailed)
 		return
 	}
 	req := luaRequest(hs)
-	w.vm.Accept(class, req, c.log, func(res lua.AcceptResult, err error) {
+	w.vm.Accept(class, req, c.logger(), func(res lua.AcceptResult, err error) {
 		if err != nil {
-			c.log.Error("accept failed", "error", err)
+			c.logger().Error("accept failed", "error", err)
 			refuse(errHandlerFailed)
 			return
 		}
@@ -190,19 +190,19 @@ func (w *worker) upgrade(c *conn, hs *handshake) {
 		}
 		protocol, err := selectProtocol(res.Protocol, hs.req.Protocols, hs.route.info.Protocols)
 		if err != nil {
-			c.log.Error("accept failed", "error", err)
+			c.logger().Error("accept failed", "error", err)
 			refuse(errHandlerFailed)
 			return
 		}
 		c.setIdentity(res.ID, protocol, hs)
 		w.vm.NewInstance(class, c, func(inst *lua.Instance, err error) {
 			if err != nil {
-				c.log.Error("new failed", "error", err)
+				c.logger().Error("new failed", "error", err)
 				refuse(errHandlerFailed)
 				return
 			}
 			if err := c.out.write(ws.AppendUpgradeResponse(nil, hs.req.Key, protocol, res.Header)); err != nil {
-				c.log.Debug("writing the handshake response failed", "error", err)
+				c.logger().Debug("writing the handshake response failed", "error", err)
 				hs.done(false)
 				return
 			}
@@ -253,12 +253,13 @@ func (c *conn) setIdentity(id, protocol string, hs *handshake) {
 		id = strconv.FormatUint(c.srv.nextID.Add(1), 10)
 	}
 	host, port := splitHost(hs.req.Host, hs.nc.LocalAddr())
+	// Clones: the request's strings share one buffer with the whole head,
+	// which would otherwise stay alive as long as the connection.
 	c.info = lua.ConnInfo{
-		ID: id, Handler: hs.route.name, Path: hs.req.Path, Tail: hs.tail, Query: hs.req.Query,
-		Protocol: protocol, RemoteAddr: hs.nc.RemoteAddr().String(), Host: host, Port: port, IsTLS: hs.isTLS,
+		ID: strings.Clone(id), Handler: hs.route.name, Path: strings.Clone(hs.req.Path), Tail: strings.Clone(hs.tail),
+		Query: hs.req.Query, Protocol: strings.Clone(protocol), RemoteAddr: hs.nc.RemoteAddr().String(),
+		Host: strings.Clone(host), Port: port, IsTLS: hs.isTLS, BaseLog: c.srv.log,
 	}
-	c.log = c.srv.log.With("conn", id, "handler", hs.route.name, "remote", c.info.RemoteAddr)
-	c.info.Log = c.log
 }
 
 // splitHost takes the host from the Host header and the port from it or,

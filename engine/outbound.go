@@ -78,8 +78,7 @@ func (w *worker) newOutbound(d *Dialed, req *lua.DialRequest) *conn {
 		RemoteAddr: d.Conn.RemoteAddr().String(), Host: req.URL.Hostname(), Port: port, IsTLS: req.URL.Scheme == "wss",
 		Outbound: true,
 	}
-	c.log = s.log.With("conn", id, "handler", req.Handler, "remote", c.info.RemoteAddr, "outbound", req.URL.String())
-	c.info.Log = c.log
+	c.info.BaseLog = s.log.With("outbound", req.URL.String())
 	c.open = true
 	c.busy = true
 	w.conns[c] = struct{}{}
@@ -156,7 +155,7 @@ func (c *conn) queueReceived(data []byte, binary bool) {
 		return
 	}
 	if c.recvBytes+len(data) > c.srv.cfg.MaxQueueBytes {
-		c.log.Warn("receive queue full; closing", "queued_bytes", c.recvBytes)
+		c.logger().Warn("receive queue full; closing", "queued_bytes", c.recvBytes)
 		c.fail(ws.ClosePolicy, "receive queue full")
 		return
 	}

@@ -199,7 +199,7 @@ func (w *worker) handshakeBytes(c *conn, p []byte) {
 	if err != nil {
 		var herr *ws.HandshakeError
 		errors.As(err, &herr)
-		c.log.Debug("handshake refused", "status", herr.Status, "reason", herr.Reason)
+		c.logger().Debug("handshake refused", "status", herr.Status, "reason", herr.Reason)
 		c.refuse(herr)
 		return
 	}
@@ -224,7 +224,6 @@ func (w *worker) handshakeBytes(c *conn, p []byte) {
 		return
 	}
 	c.route = rt
-	c.log = s.log.With("handler", rt.name, "remote", c.nc.RemoteAddr().String())
 	rest = append([]byte(nil), rest...)
 	hs.done = func(ok bool) {
 		if !ok {

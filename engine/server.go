@@ -166,11 +166,6 @@ func (s *Server) newConn(w *worker, nc net.Conn, rt *route) *conn {
 		srv: s, w: w, nc: nc, route: rt,
 		out: newOutbox(nc, s.cfg.MaxQueueBytes, s.cfg.WriteTimeout),
 	}
-	if rt != nil {
-		c.log = s.log.With("handler", rt.name, "remote", nc.RemoteAddr().String())
-	} else {
-		c.log = s.log.With("remote", nc.RemoteAddr().String())
-	}
 	c.eventDone = c.onEventDone
 	return c
 }

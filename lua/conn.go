@@ -37,7 +37,14 @@ type ConnInfo struct {
 	Port       int    // port of that host
 	IsTLS      bool
 	Outbound   bool         // opened by ws.connect
-	Log        *slog.Logger // carries conn, handler and remote attributes
+	BaseLog    *slog.Logger // the server's logger; see Logger
+}
+
+// Logger returns a logger carrying the connection's conn, handler and remote
+// attributes. It is built on demand rather than kept: a logger per
+// connection would cost hundreds of bytes per idle connection.
+func (i *ConnInfo) Logger() *slog.Logger {
+	return i.BaseLog.With("conn", i.ID, "handler", i.Handler, "remote", i.RemoteAddr)
 }
 
 // connRef is the Go value behind a conn userdata.

@@ -74,16 +74,16 @@ func (vm *VM) wsConnect(L *glua.LState) int {
 // context) or { conn = conn, context = context }.
 func (vm *VM) newOutboundInstance(o *connectOptions, ud *glua.LUserData, done func(*Instance, error)) {
 	c := o.class
-	ilog := ud.Value.(*connRef).c.Info().Log
+	info := ud.Value.(*connRef).c.Info()
 	if c.newFn == glua.LNil {
 		t := vm.L.CreateTable(0, 2)
 		t.RawSetString("conn", ud)
 		t.RawSetString("context", o.context)
 		t.Metatable = c.table
-		done(&Instance{Class: c, self: t, conn: ud, log: ilog}, nil)
+		done(&Instance{Class: c, self: t, conn: ud, info: info}, nil)
 		return
 	}
-	vm.run(c.newFn, []glua.LValue{ud, o.context}, ilog, func(ret []glua.LValue, err error) {
+	vm.run(c.newFn, []glua.LValue{ud, o.context}, info.Logger(), func(ret []glua.LValue, err error) {
 		if err != nil {
 			done(nil, err)
 			return
@@ -92,7 +92,7 @@ func (vm *VM) newOutboundInstance(o *connectOptions, ud *glua.LUserData, done fu
 			done(nil, &ScriptError{Message: fmt.Sprintf("%s: new must return the instance (a table), it returned %s", c.File, describe(ret[0]))})
 			return
 		}
-		done(&Instance{Class: c, self: ret[0], conn: ud, log: ilog}, nil)
+		done(&Instance{Class: c, self: ret[0], conn: ud, info: info}, nil)
 	})
 }
 

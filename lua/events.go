@@ -137,22 +137,22 @@ type Instance struct {
 	Class *Class
 	self  glua.LValue
 	conn  *glua.LUserData
-	log   *slog.Logger
+	info  *ConnInfo
 }
 
 // NewInstance builds the instance for a connection: class.new(conn) or,
 // without new, setmetatable({ conn = conn }, Class).
 func (vm *VM) NewInstance(c *Class, conn Conn, done func(*Instance, error)) {
 	ud := vm.newConn(conn)
-	log := conn.Info().Log
+	info := conn.Info()
 	if c.newFn == glua.LNil {
 		t := vm.L.CreateTable(0, 1)
 		t.RawSetString("conn", ud)
 		t.Metatable = c.table
-		done(&Instance{Class: c, self: t, conn: ud, log: log}, nil)
+		done(&Instance{Class: c, self: t, conn: ud, info: info}, nil)
 		return
 	}
-	vm.run(c.newFn, []glua.LValue{ud}, log, func(ret []glua.LValue, err error) {
+	vm.run(c.newFn, []glua.LValue{ud}, info.Logger(), func(ret []glua.LValue, err error) {
 		if err != nil {
 			done(nil, err)
 			return
@@ -161,7 +161,7 @@ func (vm *VM) NewInstance(c *Class, conn Conn, done func(*Instance, error)) {
 			done(nil, &ScriptError{Message: fmt.Sprintf("%s: new must return the instance (a table), it returned %s", c.File, describe(ret[0]))})
 			return
 		}
-		done(&Instance{Class: c, self: ret[0], conn: ud, log: log}, nil)
+		done(&Instance{Class: c, self: ret[0], conn: ud, info: info}, nil)
 	})
 }
 
@@ -192,7 +192,7 @@ func (vm *VM) OnMessage(in *Instance, msg []byte, binary bool, done func(error))
 	}
 	var args [3]glua.LValue
 	args[0], args[1], args[2] = in.self, glua.LString(msg), kind
-	vm.runEvent(fn, args[:], in.log, done)
+	vm.runEvent(fn, args[:], in.info, done)
 }
 
 // OnClose runs instance:on_close(code, reason).
@@ -204,7 +204,7 @@ func (vm *VM) OnClose(in *Instance, code ws.StatusCode, reason string, done func
 	}
 	var args [3]glua.LValue
 	args[0], args[1], args[2] = in.self, glua.LNumber(code), glua.LString(reason)
-	vm.runEvent(fn, args[:], in.log, done)
+	vm.runEvent(fn, args[:], in.info, done)
 }
 
 func (vm *VM) call(in *Instance, name string, done func(error)) {
@@ -215,7 +215,7 @@ func (vm *VM) call(in *Instance, name string, done func(error)) {
 	}
 	var args [1]glua.LValue
 	args[0] = in.self
-	vm.runEvent(fn, args[:], in.log, done)
+	vm.runEvent(fn, args[:], in.info, done)
 }
 
 // HTTPResult is http(req)'s response.

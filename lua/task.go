@@ -27,7 +27,8 @@ const maxIdleThreads = 64
 // task is one event running as a coroutine.
 type task struct {
 	th      *glua.LState
-	log     *slog.Logger
+	log     *slog.Logger               // for ws.log; nil: info's
+	info    *ConnInfo                  // the connection the event belongs to, if any
 	done    func([]glua.LValue, error) // wants the results
 	evtDone func(error)                // an event: only success matters
 	waiting bool                       // suspended in a waiting call (ws.sleep, ws.connect, ...)
@@ -86,9 +87,9 @@ func (vm *VM) run(fn glua.LValue, args []glua.LValue, log *slog.Logger, done fun
 }
 
 // runEvent is run for events, whose results are ignored.
-func (vm *VM) runEvent(fn glua.LValue, args []glua.LValue, log *slog.Logger, done func(error)) {
+func (vm *VM) runEvent(fn glua.LValue, args []glua.LValue, info *ConnInfo, done func(error)) {
 	t := vm.newTask()
-	t.log, t.evtDone = log, done
+	t.info, t.evtDone = info, done
 	vm.start(t, fn, args)
 }
 

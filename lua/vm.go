@@ -148,8 +148,13 @@ func (vm *VM) print(L *glua.LState) int {
 // logger is the logger of the running event (with its connection's
 // attributes), or the VM's.
 func (vm *VM) logger() *slog.Logger {
-	if vm.current != nil && vm.current.log != nil {
-		return vm.current.log
+	if t := vm.current; t != nil {
+		if t.log != nil {
+			return t.log
+		}
+		if t.info != nil {
+			return t.info.Logger()
+		}
 	}
 	return vm.log
 }

@@ -65,7 +65,7 @@ func newVM(t testing.TB, src string) (*lua.VM, *lua.Class, *queueHost) {
 }
 
 func newInstance(t testing.TB, vm *lua.VM, class *lua.Class) (*lua.Instance, *fakeConn) {
-	c := &fakeConn{info: lua.ConnInfo{ID: "1", Log: slog.New(slog.NewTextHandler(io.Discard, nil))}}
+	c := &fakeConn{info: lua.ConnInfo{ID: "1", BaseLog: slog.New(slog.NewTextHandler(io.Discard, nil))}}
 	var inst *lua.Instance
 	vm.NewInstance(class, c, func(i *lua.Instance, err error) {
 		if err != nil {

@@ -62,8 +62,10 @@ func ParseRequest(head []byte) (*Request, error) {
 		return nil, badRequest("malformed request target")
 	}
 	req.Path = u.Path
-	if req.Query, err = url.ParseQuery(u.RawQuery); err != nil {
-		return nil, badRequest("malformed query string")
+	if u.RawQuery != "" {
+		if req.Query, err = url.ParseQuery(u.RawQuery); err != nil {
+			return nil, badRequest("malformed query string")
+		}
 	}
 	keys, hosts := 0, 0
 	for _, line := range lines[1:] {

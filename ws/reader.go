@@ -1,6 +1,8 @@
 package ws
 
 import (
+	"unicode/utf8"
+
 	gws "github.com/gobwas/ws"
 )
 
@@ -44,7 +46,7 @@ type Reader struct {
 	msg   []byte // the message so far
 	utf8  UTF8Validator
 
-	ctrl [MaxControlPayload]byte
+	ctrl []byte // a control frame's payload split across Feed calls; allocated when first needed
 	// closed is set once a close frame was returned: nothing may follow it.
 	closed bool
 }
@@ -56,6 +58,10 @@ const bigMessageKeep = 64 << 10
 // Feed consumes bytes from p until one event is complete or p is used up. It
 // returns how many bytes it consumed and whether ev holds an event. Call it
 // again with p[n:] while bytes remain.
+//
+// Feed unmasks payloads in place, so it modifies p. A frame that arrives
+// whole in p (an unfragmented message or a control frame) is returned as a
+// slice of p without being copied: such an event is valid only as long as p.
 func (r *Reader) Feed(p []byte) (n int, ev Event, ok bool, err error) {
 	for n < len(p) {
 		if !r.inFrame {
@@ -66,6 +72,12 @@ func (r *Reader) Feed(p []byte) (n int, ev Event, ok bool, err error) {
 			}
 			if !done {
 				return n, ev, false, nil
+			}
+			if r.remaining > 0 && r.remaining <= int64(len(p)-n) && (r.h.op.IsControl() || (r.h.fin && r.h.op != OpContinuation)) {
+				// The whole frame is here: no copy.
+				k := int(r.remaining)
+				ev, ok, err = r.wholeFrame(p[n : n+k])
+				return n + k, ev, ok, err
 			}
 			if r.remaining > 0 {
 				continue
@@ -186,6 +198,32 @@ func (r *Reader) checkHeader(h header) error {
 	return nil
 }
 
+// wholeFrame finishes a frame whose payload is all in payload (a slice of
+// the caller's input): unmasked in place and validated there.
+func (r *Reader) wholeFrame(payload []byte) (Event, bool, error) {
+	if r.h.masked {
+		gws.Cipher(payload, r.h.mask, 0)
+	}
+	r.inFrame, r.remaining, r.pos = false, 0, 0
+	switch op := r.h.op; op {
+	case OpPing, OpPong:
+		return Event{Op: op, Payload: payload}, true, nil
+	case OpClose:
+		code, reason, err := ParseClose(payload)
+		if err != nil {
+			return Event{}, false, err
+		}
+		r.closed = true
+		return Event{Op: OpClose, Code: code, Payload: reason}, true, nil
+	}
+	op := r.msgOp
+	r.msgOp = 0
+	if op == OpText && !utf8.Valid(payload) {
+		return Event{}, false, ErrInvalidUTF8
+	}
+	return Event{Op: op, Payload: payload}, true, nil
+}
+
 // feedPayload unmasks and stores payload bytes of the current frame.
 func (r *Reader) feedPayload(p []byte) (int, error) {
 	n := len(p)
@@ -194,6 +232,9 @@ func (r *Reader) feedPayload(p []byte) (int, error) {
 	}
 	var dst []byte
 	if r.h.op.IsControl() {
+		if r.ctrl == nil {
+			r.ctrl = make([]byte, MaxControlPayload)
+		}
 		dst = r.ctrl[r.pos : r.pos+n]
 		copy(dst, p[:n])
 	} else {
@@ -216,9 +257,9 @@ func (r *Reader) feedPayload(p []byte) (int, error) {
 func (r *Reader) finishFrame() (Event, bool, error) {
 	switch op := r.h.op; op {
 	case OpPing, OpPong:
-		return Event{Op: op, Payload: r.ctrl[:r.pos]}, true, nil
+		return Event{Op: op, Payload: r.ctrlPayload()}, true, nil
 	case OpClose:
-		code, reason, err := ParseClose(r.ctrl[:r.pos])
+		code, reason, err := ParseClose(r.ctrlPayload())
 		if err != nil {
 			return Event{}, false, err
 		}
@@ -245,4 +286,13 @@ func (r *Reader) Release() {
 	if r.msgOp == 0 {
 		r.msg = nil
 	}
+}
+
+// ctrlPayload is the payload of a control frame read in pieces (empty for a
+// zero-length one, which needs no buffer).
+func (r *Reader) ctrlPayload() []byte {
+	if r.ctrl == nil {
+		return nil
+	}
+	return r.ctrl[:r.pos]
 }

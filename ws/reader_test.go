@@ -22,6 +22,7 @@ func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 
 // feedAll feeds input in chunks of size chunk and collects events.
 func feedAll(r *Reader, input []byte, chunk int) ([]Event, error) {
+	input = append([]byte(nil), input...) // Feed unmasks in place
 	var evs []Event
 	for len(input) > 0 {
 		n := min(chunk, len(input))
