@@ -41,13 +41,8 @@ type conn struct {
 	frame       []byte      // scratch for building frames
 
 	// outbound connections (ws.connect)
-	client    bool // we are the client: frames are masked
-	started   bool // the script side called Start
-	recvQ     []received
-	recvBytes int
-	receiver  func([]byte, bool, error) // a waiting conn:receive
-	recvGen   uint64
-	recvTimer *time.Timer
+	client bool       // we are the client: frames are masked
+	recv   *receiving // conn:receive state; nil for inbound connections
 
 	// readiness-based I/O (epoll): the worker reads and owns the fd
 	polled   bool
@@ -294,7 +289,7 @@ func (c *conn) finish(code ws.StatusCode, reason string) {
 		c.srv.release(c.route)
 	}
 	c.pending = nil
-	if c.receiver != nil {
+	if c.recv != nil && c.recv.receiver != nil {
 		c.takeReceiver()(nil, false, ErrConnClosed)
 	}
 	if c.inst == nil {

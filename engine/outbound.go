@@ -65,6 +65,7 @@ func (w *worker) newOutbound(d *Dialed, req *lua.DialRequest) *conn {
 	c := s.newConn(w, d.Conn, nil)
 	c.ack = make(chan struct{})
 	c.client = true
+	c.recv = &receiving{}
 	id := strconv.FormatUint(s.nextID.Add(1), 10)
 	port, _ := strconv.Atoi(req.URL.Port())
 	if port == 0 {
@@ -87,13 +88,21 @@ func (w *worker) newOutbound(d *Dialed, req *lua.DialRequest) *conn {
 
 // Start implements lua.Outbound.
 func (c *conn) Start(inst *lua.Instance) {
-	c.started = true
 	c.inst = inst
 	if inst != nil {
 		c.w.vm.OnOpen(inst, c.eventDone)
 		return
 	}
 	c.eventDone(nil) // runs what arrived meanwhile, into the receive queue
+}
+
+// receiving is the conn:receive state of an outbound connection.
+type receiving struct {
+	queue    []received
+	bytes    int
+	receiver func([]byte, bool, error) // a waiting conn:receive
+	gen      uint64
+	timer    *time.Timer
 }
 
 // received is a message waiting for conn:receive.
@@ -104,12 +113,13 @@ type received struct {
 
 // Receive implements lua.Outbound.
 func (c *conn) Receive(timeout time.Duration, done func([]byte, bool, error)) {
+	r := c.recv
 	switch {
-	case len(c.recvQ) > 0:
-		m := c.recvQ[0]
-		c.recvQ[0] = received{}
-		c.recvQ = c.recvQ[1:]
-		c.recvBytes -= len(m.data)
+	case len(r.queue) > 0:
+		m := r.queue[0]
+		r.queue[0] = received{}
+		r.queue = r.queue[1:]
+		r.bytes -= len(m.data)
 		done(m.data, m.binary, nil)
 		return
 	case c.finished:
@@ -118,17 +128,17 @@ func (c *conn) Receive(timeout time.Duration, done func([]byte, bool, error)) {
 	case c.inst != nil:
 		done(nil, false, ErrHasHandler)
 		return
-	case c.receiver != nil:
+	case r.receiver != nil:
 		done(nil, false, ErrReceiveWaiting)
 		return
 	}
-	c.receiver = done
-	c.recvGen++
+	r.receiver = done
+	r.gen++
 	if timeout > 0 {
-		gen := c.recvGen
-		c.recvTimer = time.AfterFunc(timeout, func() {
+		gen := r.gen
+		r.timer = time.AfterFunc(timeout, func() {
 			c.w.post(event{kind: evFunc, fn: func() {
-				if c.receiver != nil && c.recvGen == gen {
+				if r.receiver != nil && r.gen == gen {
 					c.takeReceiver()(nil, false, ErrTimeout)
 				}
 			}})
@@ -138,29 +148,31 @@ func (c *conn) Receive(timeout time.Duration, done func([]byte, bool, error)) {
 
 // takeReceiver removes and returns the waiting receiver.
 func (c *conn) takeReceiver() func([]byte, bool, error) {
-	r := c.receiver
-	c.receiver = nil
-	if c.recvTimer != nil {
-		c.recvTimer.Stop()
-		c.recvTimer = nil
+	r := c.recv
+	fn := r.receiver
+	r.receiver = nil
+	if r.timer != nil {
+		r.timer.Stop()
+		r.timer = nil
 	}
-	return r
+	return fn
 }
 
 // queueReceived hands a message of a receive-mode connection to the waiting
 // receiver or queues a copy, bounded by MaxQueueBytes.
 func (c *conn) queueReceived(data []byte, binary bool) {
-	if c.receiver != nil {
+	r := c.recv
+	if r.receiver != nil {
 		c.takeReceiver()(data, binary, nil) // becomes a Lua string at once
 		return
 	}
-	if c.recvBytes+len(data) > c.srv.cfg.MaxQueueBytes {
-		c.logger().Warn("receive queue full; closing", "queued_bytes", c.recvBytes)
+	if r.bytes+len(data) > c.srv.cfg.MaxQueueBytes {
+		c.logger().Warn("receive queue full; closing", "queued_bytes", r.bytes)
 		c.fail(ws.ClosePolicy, "receive queue full")
 		return
 	}
-	c.recvQ = append(c.recvQ, received{data: append([]byte(nil), data...), binary: binary})
-	c.recvBytes += len(data)
+	r.queue = append(r.queue, received{data: append([]byte(nil), data...), binary: binary})
+	r.bytes += len(data)
 }
 
 // track adds an outbound socket to the set abortAll closes; false once the
