@@ -17,6 +17,7 @@ const (
 	DefaultMaxQueueBytes    = 1 << 20
 	DefaultWriteTimeout     = 30 * time.Second
 	DefaultLuaBudget        = time.Second
+	DefaultIdleRelease      = 2 * time.Second
 )
 
 // Config holds every setting of a Server. The zero value is valid: each zero
@@ -66,6 +67,13 @@ type Config struct {
 	// and outbound connections always use goroutines. Default: "epoll"
 	// where supported.
 	IO string
+	// IdleRelease: when connections stop arriving for this long after a burst,
+	// the server collects garbage and returns free memory to the OS, so that
+	// the resident size of a server holding idle connections reflects what
+	// they use rather than what their handshakes left behind (Go's own
+	// periodic collection comes only every two minutes). Default (0): 2s;
+	// -1 disables it.
+	IdleRelease time.Duration
 	// Logger receives the server's structured log. Default: slog.Default().
 	Logger *slog.Logger
 }
@@ -106,6 +114,9 @@ func (c Config) withDefaults() Config {
 		c.LuaBudget = DefaultLuaBudget
 	case c.LuaBudget < 0:
 		c.LuaBudget = 0 // lua: no bound
+	}
+	if c.IdleRelease == 0 {
+		c.IdleRelease = DefaultIdleRelease
 	}
 	if c.IO == "" {
 		c.IO = "goroutine"

@@ -11,8 +11,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"evserver/lua"
 	"evserver/ws"
@@ -31,6 +33,7 @@ type Server struct {
 	workers []*worker
 	next    atomic.Uint32 // round-robin worker choice
 	nextID  atomic.Uint64 // engine-made connection ids
+	arrived atomic.Uint64 // connections accepted or dialed, for releaseWhenIdle
 
 	total      atomic.Int64             // open connections
 	perHandler map[string]*atomic.Int64 // open connections per handler (read-only map)
@@ -91,6 +94,9 @@ func New(cfg Config) (*Server, error) {
 		s.perHandler[name] = new(atomic.Int64)
 	}
 	s.router = newRouter(routes)
+	if cfg.IdleRelease > 0 {
+		go s.releaseWhenIdle(cfg.IdleRelease) // ends with s.ctx (Close, Shutdown)
+	}
 	for i := range cfg.Workers {
 		w, err := newWorker(i, s)
 		if err != nil {
@@ -142,6 +148,7 @@ func (s *Server) serve(ln net.Listener, isTLS bool) error {
 			return fmt.Errorf("engine: accept: %w", err)
 		}
 		s.connWG.Add(1)
+		s.arrived.Add(1)
 		s.mu.Lock()
 		s.raw[nc] = !isTLS && s.polled
 		s.mu.Unlock()
@@ -287,5 +294,27 @@ func (w *worker) closeAll() {
 	}
 	if w.poller != nil {
 		w.closeHandshaking()
+	}
+}
+
+// releaseWhenIdle returns free memory to the OS once a burst of new
+// connections is over: handshakes leave garbage behind, and without this the
+// process keeps that memory until Go's periodic collection.
+func (s *Server) releaseWhenIdle(quiet time.Duration) {
+	tick := time.NewTicker(quiet)
+	defer tick.Stop()
+	seen, released := s.arrived.Load(), s.arrived.Load()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-tick.C:
+		}
+		now := s.arrived.Load()
+		if now == seen && now != released {
+			debug.FreeOSMemory()
+			released = now
+		}
+		seen = now
 	}
 }

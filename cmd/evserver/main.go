@@ -51,6 +51,7 @@ func serveFlags(fs *flag.FlagSet, cfg *engine.Config, logFormat, logLevel *strin
 	fs.IntVar(&cfg.MaxQueueBytes, "max-queue-bytes", engine.DefaultMaxQueueBytes, "bytes queued for a client that does not read before it is dropped")
 	fs.DurationVar(&cfg.LuaBudget, "lua-budget", engine.DefaultLuaBudget, "longest a Lua event may run between waits (-1ns = no bound); past it: stopped, close 1011")
 	fs.StringVar(&cfg.IO, "io", "", "how connections are read: epoll (Linux default) or goroutine")
+	fs.DurationVar(&cfg.IdleRelease, "idle-release", engine.DefaultIdleRelease, "after a burst of connections, return free memory to the OS once none arrived for this long (-1ns = never)")
 	fs.StringVar(logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.DurationVar(shutdown, "shutdown-timeout", 10*time.Second, "time allowed for connections to close on SIGTERM/SIGINT")
