@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
-	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -19,14 +18,13 @@ import (
 // below "worker-owned" is touched only on that worker's goroutine. The
 // reader goroutine touches only nc (reads), rd and out (which locks).
 type conn struct {
-	srv      *Server
-	w        *worker
-	nc       net.Conn
-	route    *route
-	info     lua.ConnInfo
-	out      *outbox
-	ack      chan struct{} // the worker took a message from the reader's buffer
-	lastPong atomic.Int64  // unix nanoseconds of the last pong (heartbeats)
+	srv   *Server
+	w     *worker
+	nc    net.Conn
+	route *route
+	info  lua.ConnInfo
+	out   *outbox
+	ack   chan struct{} // the worker took a message from the reader's buffer
 
 	// worker-owned
 	inst        *lua.Instance
@@ -38,7 +36,6 @@ type conn struct {
 	closeCode   ws.StatusCode
 	closeReason string
 	eventDone   func(error) // c.onEventDone, bound once
-	frame       []byte      // scratch for building frames
 
 	// outbound connections (ws.connect)
 	client bool       // we are the client: frames are masked
@@ -95,10 +92,13 @@ func (c *conn) Send(data string, binary bool) error {
 	if binary {
 		op = ws.OpBinary
 	}
-	c.frame = c.encode(c.frame[:0], op, unsafeBytes(data))
-	err := c.out.write(c.frame)
-	if cap(c.frame) > 64<<10 {
-		c.frame = nil
+	// The worker's scratch buffer: Send runs on the worker, and the outbox
+	// copies what the socket does not take at once.
+	w := c.w
+	w.frame = c.encode(w.frame[:0], op, unsafeBytes(data))
+	err := c.out.write(w.frame)
+	if cap(w.frame) > 64<<10 {
+		w.frame = nil
 	}
 	if errors.Is(err, ErrSlowConsumer) {
 		c.abort(ws.ClosePolicy, "slow consumer", err)

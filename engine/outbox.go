@@ -14,6 +14,9 @@ var (
 	ErrNotOpen      = errors.New("connection is not open yet (send from on_open or later)")
 )
 
+// failer is told when a connection's blocking write failed.
+type failer interface{ writeFailed() }
+
 // outbox serialises every write to one connection (gobwas/ws writes are not
 // goroutine-safe) and keeps the worker from ever blocking on a socket: it
 // writes inline while the socket takes the bytes and queues the rest, up to a
@@ -21,8 +24,8 @@ var (
 // empty.
 type outbox struct {
 	nc       net.Conn
-	tryWrite func([]byte) (int, error) // non-blocking write, nil where the transport has none
-	onFail   func()                    // ends the connection after a failed blocking write
+	raw      rawWriter // non-blocking writes, where the transport has them
+	owner    failer    // told when a blocking write fails; nil: close the socket
 	maxQueue int
 	timeout  time.Duration
 
@@ -35,8 +38,8 @@ type outbox struct {
 }
 
 func newOutbox(nc net.Conn, maxQueue int, timeout time.Duration) *outbox {
-	o := &outbox{nc: nc, tryWrite: nonblockingWriter(nc), maxQueue: maxQueue, timeout: timeout}
-	o.onFail = func() { nc.Close() } // unblocks the reader, which reports the end
+	o := &outbox{nc: nc, maxQueue: maxQueue, timeout: timeout}
+	o.raw.init(nc)
 	return o
 }
 
@@ -66,8 +69,8 @@ func (o *outbox) writeLocked(frame []byte) error {
 	if o.err != nil {
 		return o.err
 	}
-	if !o.flushing && len(o.queue) == 0 && o.tryWrite != nil {
-		n, err := o.tryWrite(frame)
+	if !o.flushing && len(o.queue) == 0 && o.raw.ok() {
+		n, err := o.raw.tryWrite(frame)
 		if err != nil {
 			o.err = err
 			return err
@@ -116,7 +119,11 @@ func (o *outbox) flush() {
 			o.mu.Lock()
 			o.err = err
 			o.mu.Unlock()
-			o.onFail()
+			if o.owner != nil {
+				o.owner.writeFailed()
+			} else {
+				o.nc.Close() // unblocks the reader, which reports the end
+			}
 		}
 	}
 }

@@ -8,25 +8,11 @@ import (
 	"syscall"
 )
 
-// nonblockingWriter writes to a TCP socket without parking: the runtime's fds
-// are non-blocking, and a RawConn.Write callback that returns true does not
-// wait for writability. What the socket does not take is queued by the outbox.
-func nonblockingWriter(nc net.Conn) func([]byte) (int, error) {
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		return nil
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return nil
-	}
-	w := &rawWriter{raw: raw}
-	w.cb = w.write
-	return w.tryWrite
-}
-
-// rawWriter holds the callback and its state, bound once: a closure per
-// write would allocate. Calls are serialised by the outbox's lock.
+// rawWriter writes to a TCP socket without parking: the runtime's fds are
+// non-blocking, and a RawConn.Write callback that returns true does not wait
+// for writability. What the socket does not take is queued by the outbox.
+// The callback and its state are bound once (a closure per write would
+// allocate); calls are serialised by the outbox's lock.
 type rawWriter struct {
 	raw  syscall.RawConn
 	cb   func(fd uintptr) bool
@@ -34,6 +20,21 @@ type rawWriter struct {
 	n    int
 	werr error
 }
+
+func (w *rawWriter) init(nc net.Conn) {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return
+	}
+	w.raw = raw
+	w.cb = w.write
+}
+
+func (w *rawWriter) ok() bool { return w.raw != nil }
 
 func (w *rawWriter) tryWrite(p []byte) (int, error) {
 	w.p, w.n, w.werr = p, 0, nil

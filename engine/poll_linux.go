@@ -133,7 +133,7 @@ func (w *worker) adopt(nc net.Conn) {
 	c.raw = raw
 	// A failed blocking write must not close the socket behind the
 	// worker's back: the fd number could be reused while still polled.
-	c.out.onFail = func() { w.post(event{kind: evFunc, fn: c.closeFD}) }
+	c.out.owner = c
 	w.poller.fds[int32(c.fd)] = c
 	if s.cfg.HandshakeTimeout > 0 {
 		c.endTimer = time.AfterFunc(s.cfg.HandshakeTimeout, func() {
@@ -280,9 +280,10 @@ func (c *conn) feedFrames(p []byte) {
 				c.pending = append(c.pending, event{kind: evPing, c: c, data: append([]byte(nil), ev.Payload...)})
 				continue
 			}
-			c.out.write(c.encode(c.frame[:0], ws.OpPong, ev.Payload))
+			c.w.frame = c.encode(c.w.frame[:0], ws.OpPong, ev.Payload)
+			c.out.write(c.w.frame)
 		case ws.OpPong:
-			c.lastPong.Store(time.Now().UnixNano())
+			// Unsolicited or answering conn:ping: nothing to do.
 		case ws.OpClose:
 			c.phase = phaseDraining
 			c.deliver(event{kind: evClose, c: c, code: ev.Code, reason: string(ev.Payload)})
@@ -324,3 +325,7 @@ func (w *worker) closeHandshaking() {
 		}
 	}
 }
+
+// writeFailed implements failer for polled connections: only the worker may
+// close their socket.
+func (c *conn) writeFailed() { c.w.post(event{kind: evFunc, fn: c.closeFD}) }

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"sync"
-	"time"
 
 	"evserver/ws"
 )
@@ -60,7 +59,7 @@ func (c *conn) onFrame(ev ws.Event) bool {
 		// does not delay pongs. After our close frame the outbox refuses it.
 		c.out.write(c.encode(make([]byte, 0, 6+len(ev.Payload)), ws.OpPong, ev.Payload))
 	case ws.OpPong:
-		c.lastPong.Store(time.Now().UnixNano())
+		// Unsolicited or answering conn:ping: nothing to do.
 	case ws.OpClose:
 		c.w.post(event{kind: evClose, c: c, code: ev.Code, reason: string(ev.Payload)})
 		return false

@@ -57,6 +57,7 @@ type worker struct {
 	done   chan struct{}      // closed when the loop has exited
 	poller *poller            // nil: connections have reader goroutines
 	batch  []event            // the mailbox events being handled
+	frame  []byte             // scratch for frames the worker writes
 }
 
 func newWorker(id int, srv *Server) (*worker, error) {
