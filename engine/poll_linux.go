@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -26,10 +27,18 @@ const pollBufSize = 64 << 10
 // events (timers, completions, posts from other goroutines).
 type poller struct {
 	epfd, efd int
-	signaled  atomic.Bool // an eventfd write is pending
-	events    []unix.EpollEvent
-	buf       []byte
-	fds       map[int32]*conn // every polled connection of the worker, by fd
+	// epfile is the epoll fd registered with Go's own netpoller: the worker
+	// waits for its set to become ready by parking like any goroutine
+	// instead of blocking its thread in epoll_wait, which would cost a
+	// scheduler hand-off on every wake-up.
+	epfile   *os.File
+	waitCB   func(fd uintptr) bool
+	nready   int
+	werr     error
+	signaled atomic.Bool // an eventfd write is pending
+	events   []unix.EpollEvent
+	buf      []byte
+	fds      map[int32]*conn // every polled connection of the worker, by fd
 
 	// The read callback and its results, bound once: a closure per read
 	// would allocate.
@@ -59,9 +68,39 @@ func newPoller() (*poller, error) {
 		unix.Close(efd)
 		return nil, fmt.Errorf("epoll_ctl eventfd: %w", err)
 	}
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		unix.Close(epfd)
+		unix.Close(efd)
+		return nil, fmt.Errorf("epoll fd non-blocking: %w", err)
+	}
 	p := &poller{epfd: epfd, efd: efd, events: make([]unix.EpollEvent, 256), buf: make([]byte, pollBufSize), fds: map[int32]*conn{}}
 	p.readCB = p.read
+	p.waitCB = p.poll
+	p.epfile = os.NewFile(uintptr(epfd), "epoll")
 	return p, nil
+}
+
+// poll collects ready events without blocking; returning false parks the
+// worker in Go's netpoller until the epoll fd is readable.
+func (p *poller) poll(fd uintptr) bool {
+	p.nready, p.werr = unix.EpollWait(int(fd), p.events, 0)
+	if p.werr == syscall.EINTR {
+		p.werr = nil
+		return false
+	}
+	return p.nready > 0 || p.werr != nil
+}
+
+// wait returns the number of ready events, parking until there is one.
+func (p *poller) wait() (int, error) {
+	raw, err := p.epfile.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	if err := raw.Read(p.waitCB); err != nil {
+		return 0, err
+	}
+	return p.nready, p.werr
 }
 
 // wake makes the worker's epoll_wait return; safe from any goroutine.
@@ -74,7 +113,7 @@ func (p *poller) wake() {
 }
 
 func (p *poller) close() {
-	unix.Close(p.epfd)
+	p.epfile.Close() // closes epfd
 	unix.Close(p.efd)
 }
 
@@ -86,8 +125,8 @@ func (w *worker) runPolled() {
 	defer p.close()
 	var drain [8]byte
 	for {
-		n, err := unix.EpollWait(p.epfd, p.events, -1)
-		if err != nil && !errors.Is(err, syscall.EINTR) {
+		n, err := p.wait()
+		if err != nil {
 			w.log.Error("epoll_wait failed; the worker stops", "error", err)
 			return
 		}
