@@ -74,6 +74,10 @@ type Config struct {
 	// periodic collection comes only every two minutes). Default (0): 2s;
 	// -1 disables it.
 	IdleRelease time.Duration
+	// TLSCertFile and TLSKeyFile, when both set, make ListenAndServe serve
+	// wss (TLS 1.2 or later, Go's default cipher suites). TLS connections
+	// are read by a goroutine each (crypto/tls needs blocking reads).
+	TLSCertFile, TLSKeyFile string
 	// Logger receives the server's structured log. Default: slog.Default().
 	Logger *slog.Logger
 }

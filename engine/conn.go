@@ -124,6 +124,24 @@ func (c *conn) Close(code ws.StatusCode, reason string) error {
 	return nil
 }
 
+// Abort implements lua.Conn: a TCP reset now (SO_LINGER 0), no closing
+// handshake; on_close then runs with 1006 and reason "aborted".
+func (c *conn) Abort() error {
+	if c.finished {
+		return ErrClosing
+	}
+	if tcp, ok := c.nc.(*net.TCPConn); ok {
+		tcp.SetLinger(0)
+	}
+	if !c.closeSent {
+		c.closeSent = true
+		c.closeCode, c.closeReason = ws.CloseAbnormal, "aborted"
+	}
+	c.hardClose()
+	c.finish(c.closeCode, c.closeReason)
+	return nil
+}
+
 // Info implements lua.Conn.
 func (c *conn) Info() *lua.ConnInfo { return &c.info }
 

@@ -111,9 +111,20 @@ func New(cfg Config) (*Server, error) {
 
 // ListenAndServe listens on cfg.Addr and serves until Shutdown or Close.
 func (s *Server) ListenAndServe() error {
+	var config *tls.Config
+	if s.cfg.TLSCertFile != "" || s.cfg.TLSKeyFile != "" {
+		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCertFile, s.cfg.TLSKeyFile)
+		if err != nil {
+			return fmt.Errorf("engine: loading the TLS certificate: %w", err)
+		}
+		config = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	}
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)
+	}
+	if config != nil {
+		return s.ServeTLS(ln, config)
 	}
 	return s.Serve(ln)
 }

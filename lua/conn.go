@@ -20,6 +20,9 @@ type Conn interface {
 	Ping(payload string) error
 	// Close starts the closing handshake with code and reason.
 	Close(code ws.StatusCode, reason string) error
+	// Abort drops the connection at once with a TCP reset, without a
+	// closing handshake.
+	Abort() error
 	// Info describes the connection; it does not change after the upgrade.
 	Info() *ConnInfo
 }
@@ -60,6 +63,7 @@ func (vm *VM) newConnMeta() *glua.LTable {
 		"close":   L.NewFunction(connClose),
 		"ping":    L.NewFunction(connPing),
 		"receive": L.NewFunction(vm.connReceive),
+		"abort":   L.NewFunction(connAbort),
 	}
 	meta := L.NewTable()
 	meta.RawSetString("__index", L.NewFunction(func(L *glua.LState) int {
@@ -176,6 +180,11 @@ func connClose(L *glua.LState) int {
 		L.RaiseError("conn:close: reason is not valid UTF-8")
 	}
 	return pushResult(L, ref.c.Close(code, reason))
+}
+
+// conn:abort() → true | nil, err
+func connAbort(L *glua.LState) int {
+	return pushResult(L, checkConn(L).c.Abort())
 }
 
 // conn:ping([payload]) → true | nil, err

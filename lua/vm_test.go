@@ -22,6 +22,7 @@ type fakeConn struct {
 func (c *fakeConn) Send(data string, binary bool) error { c.sent = append(c.sent, data); return nil }
 func (c *fakeConn) Ping(string) error                   { return nil }
 func (c *fakeConn) Close(ws.StatusCode, string) error   { return nil }
+func (c *fakeConn) Abort() error                        { return nil }
 func (c *fakeConn) Info() *lua.ConnInfo                 { return &c.info }
 
 // queueHost runs timers when the test says so, as a worker would.

@@ -1110,5 +1110,5 @@ func driveWaiting(t *testing.T, s *specServer) {
 	c.expectOK("ws.sleep waits and returns nothing", "ws.sleep refuses a negative time",
 		"ws.after runs in time order and cancel stops it", "ws.every repeats until cancelled",
 		"ws.connect and conn:receive", "ws.connect with a msg_handler and context", "ws.connect errors",
-		"conn:receive is only for outbound connections")
+		"conn:abort resets at once", "conn:receive is only for outbound connections")
 }

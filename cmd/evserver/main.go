@@ -50,6 +50,8 @@ func serveFlags(fs *flag.FlagSet, cfg *engine.Config, logFormat, logLevel *strin
 	fs.DurationVar(&cfg.HandshakeTimeout, "handshake-timeout", engine.DefaultHandshakeTimeout, "time allowed to send the request head")
 	fs.IntVar(&cfg.MaxQueueBytes, "max-queue-bytes", engine.DefaultMaxQueueBytes, "bytes queued for a client that does not read before it is dropped")
 	fs.DurationVar(&cfg.LuaBudget, "lua-budget", engine.DefaultLuaBudget, "longest a Lua event may run between waits (-1ns = no bound); past it: stopped, close 1011")
+	fs.StringVar(&cfg.TLSCertFile, "tls-cert", "", "PEM certificate (chain) file: serve wss (TLS 1.2 minimum); needs -tls-key")
+	fs.StringVar(&cfg.TLSKeyFile, "tls-key", "", "PEM private key file of -tls-cert")
 	fs.StringVar(&cfg.IO, "io", "", "how connections are read: epoll (Linux default) or goroutine")
 	fs.DurationVar(&cfg.IdleRelease, "idle-release", engine.DefaultIdleRelease, "after a burst of connections, return free memory to the OS once none arrived for this long (-1ns = never)")
 	fs.StringVar(logFormat, "log-format", "text", "log format: text or json")
