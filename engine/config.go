@@ -35,6 +35,15 @@ type Config struct {
 	// MaxConnections bounds open WebSocket connections; over it the upgrade
 	// is refused with 503. 0 means unlimited.
 	MaxConnections int
+	// MaxConnectionsPerIP bounds open WebSocket connections from one client
+	// address; over it the upgrade is refused with 503. 0 means unlimited.
+	MaxConnectionsPerIP int
+	// Origins lists the browser origins ("https://app.example.com") allowed
+	// to open WebSocket connections; a request whose Origin header is present
+	// and not listed is refused with 403. Requests without Origin (programs,
+	// not browsers) pass. "*" allows any. Empty: no check. A class's own
+	// origins option replaces this list for its path.
+	Origins []string
 	// MaxMessageSize bounds a whole message in bytes (the sum of its
 	// fragments); over it the connection is closed with 1009. Default (0):
 	// 1 MiB; -1 means unlimited.
@@ -61,6 +70,10 @@ type Config struct {
 	// connection closed with 1011 (500 during the handshake). Default (0):
 	// 1s; -1 means no bound.
 	LuaBudget time.Duration
+	// UnsafeLua gives handlers Lua's whole standard library (io, os.execute,
+	// debug, ...) instead of the sandbox. Only for trusted handlers; the
+	// server logs a warning when it is on.
+	UnsafeLua bool
 	// IO chooses how connections are read: "epoll" (readiness-based reads
 	// on the worker, no goroutine or buffer per idle connection; Linux) or
 	// "goroutine" (a reader goroutine per connection; any platform). TLS

@@ -304,7 +304,7 @@ func (c *conn) finish(code ws.StatusCode, reason string) {
 	c.open = false
 	delete(c.w.conns, c)
 	if c.route != nil {
-		c.srv.release(c.route)
+		c.srv.release(c.route, c.nc)
 	}
 	c.pending = nil
 	if c.recv != nil && c.recv.receiver != nil {

@@ -74,7 +74,7 @@ func (s *Server) serveConn(nc net.Conn, isTLS bool) {
 		s.refuse(nc, errHandlerFailed)
 		return
 	}
-	if herr := s.reserve(rt); herr != nil {
+	if herr := s.admit(rt, req, nc); herr != nil {
 		s.refuse(nc, herr)
 		return
 	}
@@ -82,12 +82,12 @@ func (s *Server) serveConn(nc net.Conn, isTLS bool) {
 	c := s.newConn(w, nc, rt)
 	c.ack = make(chan struct{})
 	if !w.post(event{kind: evUpgrade, c: c, hs: hs}) {
-		s.release(rt)
+		s.release(rt, nc)
 		s.refuse(nc, errShuttingDown)
 		return
 	}
 	if !<-result {
-		s.release(rt)
+		s.release(rt, nc)
 		drainClose(nc, s.cfg.CloseTimeout)
 		return
 	}

@@ -258,7 +258,7 @@ func (w *worker) handshakeBytes(c *conn, p []byte) {
 		c.refuse(errHandlerFailed)
 		return
 	}
-	if herr := s.reserve(rt); herr != nil {
+	if herr := s.admit(rt, req, c.nc); herr != nil {
 		c.refuse(herr)
 		return
 	}
@@ -266,7 +266,7 @@ func (w *worker) handshakeBytes(c *conn, p []byte) {
 	rest = append([]byte(nil), rest...)
 	hs.done = func(ok bool) {
 		if !ok {
-			s.release(rt)
+			s.release(rt, c.nc)
 			c.endDraining(time.Second)
 			return
 		}

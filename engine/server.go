@@ -37,6 +37,8 @@ type Server struct {
 
 	total      atomic.Int64             // open connections
 	perHandler map[string]*atomic.Int64 // open connections per handler (read-only map)
+	ipMu       sync.Mutex
+	perIP      map[string]int // open connections per client address, when limited
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -70,8 +72,8 @@ func New(cfg Config) (*Server, error) {
 		cancel()
 		return nil, fmt.Errorf("engine: IO must be \"epoll\" or \"goroutine\", not %q", cfg.IO)
 	}
-	s := &Server{polled: cfg.IO == "epoll", ctx: ctx, cancel: cancel, cfg: cfg, log: cfg.Logger, set: set, perHandler: map[string]*atomic.Int64{}, listeners: map[net.Listener]struct{}{}, raw: map[net.Conn]bool{}}
-	infos, problems := lua.Inspect(set, cfg.Logger, cfg.LuaBudget)
+	s := &Server{polled: cfg.IO == "epoll", ctx: ctx, cancel: cancel, cfg: cfg, log: cfg.Logger, set: set, perHandler: map[string]*atomic.Int64{}, perIP: map[string]int{}, listeners: map[net.Listener]struct{}{}, raw: map[net.Conn]bool{}}
+	infos, problems := lua.Inspect(set, cfg.Logger, cfg.LuaBudget, cfg.UnsafeLua)
 	broken := map[string]string{}
 	for _, p := range problems {
 		s.log.Error("handler failed to load", "problem", p.String())
@@ -94,6 +96,9 @@ func New(cfg Config) (*Server, error) {
 		s.perHandler[name] = new(atomic.Int64)
 	}
 	s.router = newRouter(routes)
+	if cfg.UnsafeLua {
+		s.log.Warn("unsafe Lua: handlers get the whole standard library (io, os.execute, debug); run only trusted handlers")
+	}
 	if cfg.IdleRelease > 0 {
 		go s.releaseWhenIdle(cfg.IdleRelease) // ends with s.ctx (Close, Shutdown)
 	}
@@ -186,31 +191,6 @@ func (s *Server) newConn(w *worker, nc net.Conn, rt *route) *conn {
 	}
 	c.eventDone = c.onEventDone
 	return c
-}
-
-// reserve counts a connection against the global and per-handler limits.
-func (s *Server) reserve(rt *route) *ws.HandshakeError {
-	if s.stopping.Load() {
-		return errShuttingDown
-	}
-	if n := s.total.Add(1); s.cfg.MaxConnections > 0 && n > int64(s.cfg.MaxConnections) {
-		s.total.Add(-1)
-		s.log.Warn("connection refused: server connection limit reached", "limit", s.cfg.MaxConnections)
-		return errLimit
-	}
-	h := s.perHandler[rt.name]
-	if n := h.Add(1); rt.info.MaxConnections > 0 && n > int64(rt.info.MaxConnections) {
-		h.Add(-1)
-		s.total.Add(-1)
-		s.log.Warn("connection refused: handler connection limit reached", "handler", rt.name, "limit", rt.info.MaxConnections)
-		return errLimit
-	}
-	return nil
-}
-
-func (s *Server) release(rt *route) {
-	s.perHandler[rt.name].Add(-1)
-	s.total.Add(-1)
 }
 
 // Connections reports the number of open WebSocket connections.

@@ -66,7 +66,7 @@ func newWorker(id int, srv *Server) (*worker, error) {
 		id: id, srv: srv, log: log,
 		wake: make(chan struct{}, 1), conns: map[*conn]struct{}{}, done: make(chan struct{}),
 	}
-	vm, err := lua.NewVM(srv.set, lua.Options{Logger: log, Host: w, Budget: srv.cfg.LuaBudget})
+	vm, err := lua.NewVM(srv.set, lua.Options{Logger: log, Host: w, Budget: srv.cfg.LuaBudget, Unsafe: srv.cfg.UnsafeLua})
 	if err != nil {
 		return nil, err
 	}

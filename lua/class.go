@@ -31,6 +31,7 @@ type ClassInfo struct {
 	Protocols      []string // subprotocols the class speaks, in its order of preference
 	MaxConnections int      // 0 = unlimited
 	HasHTTP        bool     // the class serves plain HTTP requests with http(req)
+	Origins        []string // browser origins allowed; nil: the server's list
 }
 
 // Class returns the class called name, loading it on first use. A load error
@@ -106,6 +107,20 @@ func (vm *VM) classFromTable(name, file string, t *glua.LTable) (*Class, error) 
 	default:
 		return nil, bad("protocols must be a list of strings, not a %s", p.Type())
 	}
+	switch o := t.RawGetString("origins").(type) {
+	case *glua.LNilType:
+	case *glua.LTable:
+		c.Info.Origins = []string{}
+		for i := 1; i <= o.Len(); i++ {
+			s, ok := o.RawGetInt(i).(glua.LString)
+			if !ok || s == "" {
+				return nil, bad("origins must be a list of strings (entry %d is a %s)", i, o.RawGetInt(i).Type())
+			}
+			c.Info.Origins = append(c.Info.Origins, string(s))
+		}
+	default:
+		return nil, bad("origins must be a list of strings, not a %s", o.Type())
+	}
 	switch m := t.RawGetString("max_connections").(type) {
 	case *glua.LNilType:
 	case glua.LNumber:
@@ -122,13 +137,13 @@ func (vm *VM) classFromTable(name, file string, t *glua.LTable) (*Class, error) 
 // Inspect loads every endpoint of set in a scratch VM and returns the options
 // of each class that loads, and a problem for each that does not (compile
 // errors included), sorted by file.
-func Inspect(set *Set, log *slog.Logger, budget time.Duration) (map[string]ClassInfo, []Problem) {
+func Inspect(set *Set, log *slog.Logger, budget time.Duration, unsafe bool) (map[string]ClassInfo, []Problem) {
 	infos := map[string]ClassInfo{}
 	var problems []Problem
 	for _, p := range set.Broken {
 		problems = append(problems, p)
 	}
-	vm, err := NewVM(set, Options{Logger: log, Budget: budget})
+	vm, err := NewVM(set, Options{Logger: log, Budget: budget, Unsafe: unsafe})
 	if err != nil {
 		return nil, append(problems, Problem{File: set.Dir, Message: err.Error()})
 	}

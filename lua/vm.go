@@ -18,6 +18,9 @@ import (
 type Options struct {
 	// Logger receives ws.log output and script errors; nil means slog.Default().
 	Logger *slog.Logger
+	// Unsafe opens Lua's whole standard library (io, os, debug, package...)
+	// instead of the sandbox, for trusted deployments.
+	Unsafe bool
 	// Budget bounds the time one event may run (0: no bound); see Interrupt.
 	Budget time.Duration
 	// Host provides timers and outbound connections; without it the
@@ -69,7 +72,11 @@ func NewVM(set *Set, opts Options) (*VM, error) {
 		strText: glua.LString("text"), strBinary: glua.LString("binary"),
 	}
 	vm.budget.limit = opts.Budget
-	openSandbox(L)
+	if opts.Unsafe {
+		L.OpenLibs()
+	} else {
+		openSandbox(L)
+	}
 	g := L.G.Global
 	g.RawSetString("require", L.NewFunction(vm.require))
 	g.RawSetString("print", L.NewFunction(vm.print))

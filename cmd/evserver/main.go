@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -45,6 +46,15 @@ func serveFlags(fs *flag.FlagSet, cfg *engine.Config, logFormat, logLevel *strin
 	fs.StringVar(&cfg.StaticDir, "static", "", "directory of files served to plain HTTP GET requests")
 	fs.IntVar(&cfg.Workers, "workers", 0, "event loops, each with its own Lua VM (0 = number of CPUs)")
 	fs.IntVar(&cfg.MaxConnections, "max-connections", 0, "open WebSocket connections allowed (0 = unlimited); over it: 503")
+	fs.IntVar(&cfg.MaxConnectionsPerIP, "max-connections-per-ip", 0, "open WebSocket connections allowed from one client address (0 = unlimited); over it: 503")
+	fs.Func("origins", "comma-separated browser origins allowed (e.g. https://app.example.com); others with an Origin header get 403", func(v string) error {
+		for _, o := range strings.Split(v, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				cfg.Origins = append(cfg.Origins, o)
+			}
+		}
+		return nil
+	})
 	fs.Int64Var(&cfg.MaxMessageSize, "max-message-size", engine.DefaultMaxMessageSize, "largest message in bytes (-1 = unlimited); over it: close 1009")
 	fs.IntVar(&cfg.MaxHeaderBytes, "max-header-bytes", engine.DefaultMaxHeaderBytes, "largest request head in bytes; over it: 431")
 	fs.DurationVar(&cfg.HandshakeTimeout, "handshake-timeout", engine.DefaultHandshakeTimeout, "time allowed to send the request head")
@@ -52,6 +62,7 @@ func serveFlags(fs *flag.FlagSet, cfg *engine.Config, logFormat, logLevel *strin
 	fs.DurationVar(&cfg.LuaBudget, "lua-budget", engine.DefaultLuaBudget, "longest a Lua event may run between waits (-1ns = no bound); past it: stopped, close 1011")
 	fs.StringVar(&cfg.TLSCertFile, "tls-cert", "", "PEM certificate (chain) file: serve wss (TLS 1.2 minimum); needs -tls-key")
 	fs.StringVar(&cfg.TLSKeyFile, "tls-key", "", "PEM private key file of -tls-cert")
+	fs.BoolVar(&cfg.UnsafeLua, "unsafe-lua", false, "give handlers Lua's whole standard library (io, os.execute, debug): trusted handlers only")
 	fs.StringVar(&cfg.IO, "io", "", "how connections are read: epoll (Linux default) or goroutine")
 	fs.DurationVar(&cfg.IdleRelease, "idle-release", engine.DefaultIdleRelease, "after a burst of connections, return free memory to the OS once none arrived for this long (-1ns = never)")
 	fs.StringVar(logFormat, "log-format", "text", "log format: text or json")
@@ -129,7 +140,7 @@ func check(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	infos, problems := lua.Inspect(set, quiet, engine.DefaultLuaBudget)
+	infos, problems := lua.Inspect(set, quiet, engine.DefaultLuaBudget, false)
 	for _, p := range problems {
 		fmt.Fprintln(stdout, p.String())
 	}
