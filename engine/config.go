@@ -18,6 +18,8 @@ const (
 	DefaultWriteTimeout     = 30 * time.Second
 	DefaultLuaBudget        = time.Second
 	DefaultIdleRelease      = 2 * time.Second
+	DefaultPingInterval     = 30 * time.Second
+	DefaultPongTimeout      = 10 * time.Second
 )
 
 // Config holds every setting of a Server. The zero value is valid: each zero
@@ -57,6 +59,15 @@ type Config struct {
 	// CloseTimeout is how long the server waits for the peer's close frame
 	// (and for the TCP connection to end) after sending its own. Default (0): 5s.
 	CloseTimeout time.Duration
+	// IdleTimeout closes a connection with 1001 when no frame arrived from
+	// its peer for this long (pongs count). 0 means never.
+	IdleTimeout time.Duration
+	// PingInterval: a connection quiet for this long gets a ping; if
+	// nothing (the pong included) arrives within PongTimeout after it, the
+	// peer is taken for dead and the connection dropped (on_close: 1006,
+	// "pong timeout"). Defaults (0): 30s and 10s; -1 disables heartbeats.
+	PingInterval time.Duration
+	PongTimeout  time.Duration
 	// MaxQueueBytes bounds the bytes waiting for a connection's socket to
 	// become writable; a client that reads too slowly to stay under it is
 	// closed (1008). Default (0): 1 MiB.
@@ -131,6 +142,18 @@ func (c Config) withDefaults() Config {
 		c.LuaBudget = DefaultLuaBudget
 	case c.LuaBudget < 0:
 		c.LuaBudget = 0 // lua: no bound
+	}
+	switch {
+	case c.PingInterval == 0:
+		c.PingInterval = DefaultPingInterval
+	case c.PingInterval < 0:
+		c.PingInterval = 0
+	}
+	if c.PongTimeout <= 0 {
+		c.PongTimeout = DefaultPongTimeout
+	}
+	if c.IdleTimeout < 0 {
+		c.IdleTimeout = 0
 	}
 	if c.IdleRelease == 0 {
 		c.IdleRelease = DefaultIdleRelease

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -26,7 +27,10 @@ type conn struct {
 	out   *outbox
 	ack   chan struct{} // the worker took a message from the reader's buffer
 
+	lastRead atomic.Int64 // unix nanoseconds of the last bytes from the peer (heartbeat.go)
+
 	// worker-owned
+	pingSent    int64 // unix nanoseconds of an unanswered heartbeat ping; 0 if none
 	inst        *lua.Instance
 	open        bool // upgrade completed, on_close is owed
 	busy        bool // a Lua event of this connection is running or suspended

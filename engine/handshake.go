@@ -208,6 +208,7 @@ func (w *worker) upgrade(c *conn, hs *handshake) {
 			}
 			c.inst = inst
 			c.open = true
+			c.lastRead.Store(time.Now().UnixNano())
 			w.conns[c] = struct{}{}
 			// Busy first: frames that came with the handshake wait for
 			// on_open.

@@ -82,6 +82,7 @@ func (w *worker) newOutbound(d *Dialed, req *lua.DialRequest) *conn {
 	c.info.BaseLog = s.log.With("outbound", req.URL.String())
 	c.open = true
 	c.busy = true
+	c.lastRead.Store(time.Now().UnixNano())
 	w.conns[c] = struct{}{}
 	return c
 }

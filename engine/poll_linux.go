@@ -126,6 +126,7 @@ func (w *worker) runPolled() {
 	var drain [8]byte
 	for {
 		n, err := p.wait()
+		w.now = time.Now().UnixNano()
 		if err != nil {
 			w.log.Error("epoll_wait failed; the worker stops", "error", err)
 			return
@@ -198,6 +199,7 @@ func (w *worker) onReadable(c *conn) {
 		return
 	}
 	if n > 0 {
+		c.lastRead.Store(w.now)
 		switch c.phase {
 		case phaseHandshake:
 			w.handshakeBytes(c, buf[:n])

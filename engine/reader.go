@@ -2,6 +2,7 @@ package engine
 
 import (
 	"sync"
+	"time"
 
 	"evserver/ws"
 )
@@ -42,6 +43,7 @@ func (c *conn) readLoop(initial []byte) {
 			c.w.post(event{kind: evEnd, c: c})
 			return
 		}
+		c.lastRead.Store(time.Now().UnixNano())
 		p = buf[:n]
 	}
 }

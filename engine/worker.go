@@ -58,6 +58,7 @@ type worker struct {
 	poller *poller            // nil: connections have reader goroutines
 	batch  []event            // the mailbox events being handled
 	frame  []byte             // scratch for frames the worker writes
+	now    int64              // unix nanoseconds when the epoll loop last woke
 }
 
 func newWorker(id int, srv *Server) (*worker, error) {
@@ -109,6 +110,9 @@ func (w *worker) signal() {
 func (w *worker) run() {
 	defer close(w.done)
 	defer w.vm.Close()
+	if every := w.srv.sweepInterval(); every > 0 {
+		go w.sweepTicker(every) // ends when done closes
+	}
 	if w.poller != nil {
 		w.runPolled()
 		return
