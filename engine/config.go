@@ -81,6 +81,12 @@ type Config struct {
 	// connection closed with 1011 (500 during the handshake). Default (0):
 	// 1s; -1 means no bound.
 	LuaBudget time.Duration
+	// JWTSecretFile holds the HS256 secret, JWTPublicKeyFile the RS256 or
+	// ES256 public key (PEM), for classes with authenticate = "jwt".
+	JWTSecretFile, JWTPublicKeyFile string
+	// HtpasswdFile lists user:bcrypt-hash lines for classes with
+	// authenticate = "basic".
+	HtpasswdFile string
 	// UnsafeLua gives handlers Lua's whole standard library (io, os.execute,
 	// debug, ...) instead of the sandbox. Only for trusted handlers; the
 	// server logs a warning when it is on.

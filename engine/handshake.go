@@ -173,7 +173,16 @@ func (w *worker) upgrade(c *conn, hs *handshake) {
 		refuse(errHandlerFailed)
 		return
 	}
+	claims, herr, aerr := w.srv.auth.verify(hs.route, hs.req)
+	if aerr != nil {
+		c.logger().Info("authentication refused", "error", aerr)
+	}
+	if herr != nil {
+		refuse(herr)
+		return
+	}
 	req := luaRequest(hs)
+	req.Auth = claims
 	w.vm.Accept(class, req, c.logger(), func(res lua.AcceptResult, err error) {
 		if err != nil {
 			c.logger().Error("accept failed", "error", err)

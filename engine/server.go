@@ -46,7 +46,8 @@ type Server struct {
 	stopping  atomic.Bool
 	connWG    sync.WaitGroup // connection goroutines
 	stopOnce  sync.Once
-	polled    bool            // plain TCP connections are read by the workers' epoll loops
+	polled    bool // plain TCP connections are read by the workers' epoll loops
+	auth      *authenticator
 	ctx       context.Context // ends at Close or Shutdown: bounds outbound dials
 	cancel    context.CancelFunc
 }
@@ -73,6 +74,10 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("engine: IO must be \"epoll\" or \"goroutine\", not %q", cfg.IO)
 	}
 	s := &Server{polled: cfg.IO == "epoll", ctx: ctx, cancel: cancel, cfg: cfg, log: cfg.Logger, set: set, perHandler: map[string]*atomic.Int64{}, perIP: map[string]int{}, listeners: map[net.Listener]struct{}{}, raw: map[net.Conn]bool{}}
+	if s.auth, err = loadAuthenticator(&cfg); err != nil {
+		cancel()
+		return nil, fmt.Errorf("engine: %w", err)
+	}
 	infos, problems := lua.Inspect(set, cfg.Logger, cfg.LuaBudget, cfg.UnsafeLua)
 	broken := map[string]string{}
 	for _, p := range problems {

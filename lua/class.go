@@ -28,10 +28,12 @@ type Class struct {
 // ClassInfo is what the engine needs to know about a class before a
 // connection reaches a worker: the options declared in the class table.
 type ClassInfo struct {
-	Protocols      []string // subprotocols the class speaks, in its order of preference
-	MaxConnections int      // 0 = unlimited
-	HasHTTP        bool     // the class serves plain HTTP requests with http(req)
-	Origins        []string // browser origins allowed; nil: the server's list
+	Protocols      []string          // subprotocols the class speaks, in its order of preference
+	MaxConnections int               // 0 = unlimited
+	HasHTTP        bool              // the class serves plain HTTP requests with http(req)
+	Origins        []string          // browser origins allowed; nil: the server's list
+	Authenticate   string            // "", "jwt" or "basic"
+	RequireClaims  map[string]string // claims a JWT must carry, with their values
 }
 
 // Class returns the class called name, loading it on first use. A load error
@@ -120,6 +122,38 @@ func (vm *VM) classFromTable(name, file string, t *glua.LTable) (*Class, error) 
 		}
 	default:
 		return nil, bad("origins must be a list of strings, not a %s", o.Type())
+	}
+	switch a := t.RawGetString("authenticate").(type) {
+	case *glua.LNilType:
+	case glua.LString:
+		if a != "jwt" && a != "basic" {
+			return nil, bad("authenticate must be \"jwt\" or \"basic\", not %q", string(a))
+		}
+		c.Info.Authenticate = string(a)
+	default:
+		return nil, bad("authenticate must be a string, not a %s", a.Type())
+	}
+	switch rc := t.RawGetString("require_claims").(type) {
+	case *glua.LNilType:
+	case *glua.LTable:
+		if c.Info.Authenticate != "jwt" {
+			return nil, bad("require_claims needs authenticate = \"jwt\"")
+		}
+		c.Info.RequireClaims = map[string]string{}
+		var rerr error
+		rc.ForEach(func(k, v glua.LValue) {
+			ks, ok1 := k.(glua.LString)
+			if !ok1 || (v.Type() != glua.LTString && v.Type() != glua.LTNumber && v.Type() != glua.LTBool) {
+				rerr = bad("require_claims must map claim names to strings")
+				return
+			}
+			c.Info.RequireClaims[string(ks)] = v.String()
+		})
+		if rerr != nil {
+			return nil, rerr
+		}
+	default:
+		return nil, bad("require_claims must be a table, not a %s", rc.Type())
 	}
 	switch m := t.RawGetString("max_connections").(type) {
 	case *glua.LNilType:

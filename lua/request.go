@@ -1,6 +1,7 @@
 package lua
 
 import (
+	"fmt"
 	"net/url"
 
 	glua "github.com/yuin/gopher-lua"
@@ -17,6 +18,7 @@ type Request struct {
 	RemoteAddr string
 	Protocols  []string // offered subprotocols, in the client's order
 	IsTLS      bool
+	Auth       map[string]any // verified claims (authenticate = "jwt") or { user = ... } ("basic"); nil if none
 }
 
 func (vm *VM) requestTable(r *Request) *glua.LTable {
@@ -39,5 +41,37 @@ func (vm *VM) requestTable(r *Request) *glua.LTable {
 	}
 	t.RawSetString("protocols", p)
 	t.RawSetString("is_tls", glua.LBool(r.IsTLS))
+	if r.Auth != nil {
+		t.RawSetString("auth", goValue(L, r.Auth))
+	}
 	return t
+}
+
+// goValue converts decoded JSON-like Go values to Lua.
+func goValue(L *glua.LState, v any) glua.LValue {
+	switch v := v.(type) {
+	case nil:
+		return jsonNull
+	case string:
+		return glua.LString(v)
+	case bool:
+		return glua.LBool(v)
+	case float64:
+		return glua.LNumber(v)
+	case int64:
+		return glua.LNumber(v)
+	case []any:
+		t := L.CreateTable(len(v), 0)
+		for _, e := range v {
+			t.Append(goValue(L, e))
+		}
+		return t
+	case map[string]any:
+		t := L.CreateTable(0, len(v))
+		for k, e := range v {
+			t.RawSetString(k, goValue(L, e))
+		}
+		return t
+	}
+	return glua.LString(fmt.Sprint(v))
 }

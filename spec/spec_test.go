@@ -632,7 +632,7 @@ func driveAccept(t *testing.T, s *specServer) {
 		hdr := http.Header{"X-Custom": {"Value"}, "X-Rep": {"one", "two"}}
 		c := s.dial(t, "/req/a%20b/c?a=1&b=x%20y&a=2&port="+s.Port, dialOpts{header: hdr, protocols: []string{"p2", "p1"}})
 		c.expectOK("req.method", "req.path", "req.tail", "req.query", "req.headers", "req.host",
-			"req.remote_addr", "req.protocols", "req.is_tls")
+			"req.remote_addr", "req.protocols", "req.is_tls", "req.auth")
 		c = s.dial(t, "/req?case=bare", dialOpts{})
 		c.expectOK("bare req.tail", "bare req.path", "bare req.protocols", "bare req.query")
 	})

@@ -40,6 +40,7 @@ local function checkFull(s, req)
     expect.eq(req.protocols[2], "p1", "req.protocols[2]")
   end)
   s:check("req.is_tls", function() expect.eq(req.is_tls, false, "req.is_tls on ws://") end)
+  s:check("req.auth", function() expect.eq(req.auth, nil, "req.auth without authenticate") end)
 end
 
 local function checkBare(s, req)
