@@ -161,12 +161,18 @@ func (c *conn) sendClose(code ws.StatusCode, reason string) {
 	c.endAfter(c.srv.cfg.CloseTimeout)
 }
 
+// closeLinger bounds the wait for the peer's end of TCP after a completed
+// closing handshake.
+const closeLinger = time.Second
+
 // endAfter bounds the rest of the connection's life: after d its TCP
 // connection is closed, whatever the peer does.
 func (c *conn) endAfter(d time.Duration) {
 	if c.polled {
 		if c.endTimer == nil {
 			c.endTimer = time.AfterFunc(d, func() { c.w.post(event{kind: evFunc, fn: c.closeFD}) })
+		} else {
+			c.endTimer.Reset(d)
 		}
 		return
 	}
@@ -246,10 +252,14 @@ func (c *conn) process(ev event) {
 			frame := c.encode(nil, ws.OpClose, ws.AppendClosePayload(nil, ev.code, ""))
 			c.out.writeClose(frame)
 		}
-		// The server ends the TCP connection first (section 7.1.1).
-		c.out.closeWriteWhenFlushed()
-		c.endAfter(c.srv.cfg.CloseTimeout)
+		// Both close frames are out: the server ends the TCP connection
+		// first (section 7.1.1): a FIN once its close frame is written,
+		// then a short linger reading what a misbehaving peer may still
+		// send (closing with unread input would reset the connection and
+		// could destroy our close frame), then the socket is closed.
 		c.finish(c.closeCode, c.closeReason)
+		c.out.closeWriteWhenFlushed()
+		c.endAfter(closeLinger)
 	case evFail:
 		c.logger().Debug("protocol error", "error", ev.perr)
 		c.fail(ev.perr.Code, ev.perr.Reason)

@@ -119,13 +119,20 @@ func (o *outbox) flush() {
 			o.mu.Lock()
 			o.err = err
 			o.mu.Unlock()
-			if o.owner != nil {
-				o.owner.writeFailed()
-			} else {
-				o.nc.Close() // unblocks the reader, which reports the end
-			}
+			o.fail()
 		}
 	}
+}
+
+// fail ends the connection from the flusher: the owner closes a polled
+// socket on its worker; otherwise closing here unblocks the reader, which
+// reports the end.
+func (o *outbox) fail() {
+	if o.owner != nil {
+		o.owner.writeFailed()
+		return
+	}
+	o.nc.Close()
 }
 
 // closeWriteWhenFlushed half-closes the TCP connection (FIN) once everything
