@@ -184,6 +184,10 @@ func (w *worker) adopt(nc net.Conn) {
 			}})
 		})
 	}
+	// A client usually sends its request right after connecting: it is
+	// likely in the socket already, so read now rather than after another
+	// round through epoll (EAGAIN costs a microsecond when it is not).
+	w.onReadable(c)
 }
 
 // onReadable reads what a connection has and handles it.
