@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"evserver/lua"
@@ -156,18 +157,28 @@ func (s *Server) serve(ln net.Listener, isTLS bool) error {
 	}
 	s.listeners[ln] = struct{}{}
 	s.mu.Unlock()
+	var backoff time.Duration
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
 			if s.stopping.Load() {
 				return ErrServerClosed
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
+			if temporaryAcceptError(err) {
+				// Out of file descriptors (or a connection reset before
+				// accept): the server must survive it, as net/http does.
+				// Back off, doubling from 5ms to 1s, and try again.
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.log.Warn("accept failed; retrying", "error", err, "retry_in", backoff)
+				select {
+				case <-time.After(backoff):
+				case <-s.ctx.Done():
+				}
 				continue
 			}
 			return fmt.Errorf("engine: accept: %w", err)
 		}
+		backoff = 0
 		s.connWG.Add(1)
 		s.arrived.Add(1)
 		s.mu.Lock()
@@ -313,4 +324,20 @@ func (s *Server) releaseWhenIdle(quiet time.Duration) {
 		}
 		seen = now
 	}
+}
+
+// temporaryAcceptError reports accept errors that say nothing about the
+// listener: a full file table (EMFILE, ENFILE, ENOBUFS, ENOMEM), a connection
+// aborted before it was accepted, a timeout.
+func temporaryAcceptError(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	for _, e := range []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM, syscall.ECONNABORTED, syscall.ECONNRESET} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
