@@ -224,6 +224,21 @@ func (r *Reader) wholeFrame(payload []byte) (Event, bool, error) {
 	return Event{Op: op, Payload: payload}, true, nil
 }
 
+// grow makes room for n more bytes. It doubles (append grows large byte
+// slices by only 1.25×, copying a big message many times over), but never
+// past what the current frame still declares: memory follows the bytes that
+// arrive, not what a header claims.
+func (r *Reader) grow(n int) {
+	need := len(r.msg) + n
+	c := max(2*cap(r.msg), 4096, need)
+	if declared := int64(len(r.msg)) + r.remaining; int64(c) > declared {
+		c = max(need, int(declared))
+	}
+	grown := make([]byte, len(r.msg), c)
+	copy(grown, r.msg)
+	r.msg = grown
+}
+
 // feedPayload unmasks and stores payload bytes of the current frame.
 func (r *Reader) feedPayload(p []byte) (int, error) {
 	n := len(p)
@@ -239,6 +254,9 @@ func (r *Reader) feedPayload(p []byte) (int, error) {
 		copy(dst, p[:n])
 	} else {
 		start := len(r.msg)
+		if start+n > cap(r.msg) {
+			r.grow(n)
+		}
 		r.msg = append(r.msg, p[:n]...)
 		dst = r.msg[start:]
 	}

@@ -199,3 +199,26 @@ func utf8Valid(b []byte) bool {
 	var v UTF8Validator
 	return v.Write(b) && v.Complete()
 }
+
+// A 1 MiB message arriving in 64 KiB reads, as from a socket.
+func BenchmarkReaderBinary1MiBIn64KiBReads(b *testing.B) {
+	in := frame(true, 0, OpBinary, bytes.Repeat([]byte{1}, 1<<20))
+	r := &Reader{MaxMessageSize: 2 << 20}
+	buf := make([]byte, len(in))
+	b.ReportAllocs()
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		copy(buf, in)
+		for p := buf; len(p) > 0; {
+			chunk := p[:min(len(p), 64<<10)]
+			p = p[len(chunk):]
+			for len(chunk) > 0 {
+				n, _, _, err := r.Feed(chunk)
+				if err != nil {
+					b.Fatal(err)
+				}
+				chunk = chunk[n:]
+			}
+		}
+	}
+}
