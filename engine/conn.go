@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"log/slog"
@@ -343,7 +344,9 @@ func (c *conn) runOnClose(code ws.StatusCode, reason string) {
 		if err != nil {
 			c.logger().Error("handler error in on_close", "error", err)
 		}
-		c.logger().Debug("connection closed", "code", int(code))
+		if c.srv.log.Enabled(context.Background(), slog.LevelDebug) {
+			c.logger().Debug("connection closed", "code", int(code))
+		}
 	})
 }
 

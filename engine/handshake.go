@@ -183,7 +183,7 @@ func (w *worker) upgrade(c *conn, hs *handshake) {
 	}
 	req := luaRequest(hs)
 	req.Auth = claims
-	w.vm.Accept(class, req, c.logger(), func(res lua.AcceptResult, err error) {
+	w.vm.Accept(class, req, c.logger, func(res lua.AcceptResult, err error) {
 		if err != nil {
 			c.logger().Error("accept failed", "error", err)
 			refuse(errHandlerFailed)

@@ -27,12 +27,14 @@ var managedHeaders = map[string]bool{
 }
 
 // Accept runs class.accept(req). A class without accept accepts with 101.
-func (vm *VM) Accept(c *Class, req *Request, log *slog.Logger, done func(AcceptResult, error)) {
+// log is called only when accept runs (building a logger costs allocations
+// every handshake would pay).
+func (vm *VM) Accept(c *Class, req *Request, log func() *slog.Logger, done func(AcceptResult, error)) {
 	if c.accept == glua.LNil {
 		done(AcceptResult{Status: 101}, nil)
 		return
 	}
-	vm.run(c.accept, []glua.LValue{vm.requestTable(req)}, log, func(ret []glua.LValue, err error) {
+	vm.run(c.accept, []glua.LValue{vm.requestTable(req)}, log(), func(ret []glua.LValue, err error) {
 		if err != nil {
 			done(AcceptResult{}, err)
 			return
