@@ -96,32 +96,12 @@ func (vm *VM) classFromTable(name, file string, t *glua.LTable) (*Class, error) 
 		}
 	}
 	c.Info.HasHTTP = c.http != glua.LNil
-	switch p := t.RawGetString("protocols").(type) {
-	case *glua.LNilType:
-	case *glua.LTable:
-		for i := 1; i <= p.Len(); i++ {
-			s, ok := p.RawGetInt(i).(glua.LString)
-			if !ok || s == "" {
-				return nil, bad("protocols must be a list of strings (entry %d is a %s)", i, p.RawGetInt(i).Type())
-			}
-			c.Info.Protocols = append(c.Info.Protocols, string(s))
-		}
-	default:
-		return nil, bad("protocols must be a list of strings, not a %s", p.Type())
+	var err error
+	if c.Info.Protocols, err = stringList(t.RawGetString("protocols")); err != nil {
+		return nil, bad("protocols %v", err)
 	}
-	switch o := t.RawGetString("origins").(type) {
-	case *glua.LNilType:
-	case *glua.LTable:
-		c.Info.Origins = []string{}
-		for i := 1; i <= o.Len(); i++ {
-			s, ok := o.RawGetInt(i).(glua.LString)
-			if !ok || s == "" {
-				return nil, bad("origins must be a list of strings (entry %d is a %s)", i, o.RawGetInt(i).Type())
-			}
-			c.Info.Origins = append(c.Info.Origins, string(s))
-		}
-	default:
-		return nil, bad("origins must be a list of strings, not a %s", o.Type())
+	if c.Info.Origins, err = stringList(t.RawGetString("origins")); err != nil {
+		return nil, bad("origins %v", err)
 	}
 	switch a := t.RawGetString("authenticate").(type) {
 	case *glua.LNilType:
@@ -215,4 +195,24 @@ func problemOf(file string, err error) Problem {
 		msg = msg[len(file)+2:]
 	}
 	return Problem{File: file, Message: msg}
+}
+
+// stringList reads an option that is a list of non-empty strings: nil when
+// absent, a non-nil (possibly empty) slice when given.
+func stringList(v glua.LValue) ([]string, error) {
+	switch l := v.(type) {
+	case *glua.LNilType:
+		return nil, nil
+	case *glua.LTable:
+		out := []string{}
+		for i := 1; i <= l.Len(); i++ {
+			s, ok := l.RawGetInt(i).(glua.LString)
+			if !ok || s == "" {
+				return nil, fmt.Errorf("must be a list of strings (entry %d is a %s)", i, l.RawGetInt(i).Type())
+			}
+			out = append(out, string(s))
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("must be a list of strings, not a %s", v.Type())
 }
