@@ -30,28 +30,28 @@ type conn struct {
 
 	lastRead atomic.Int64 // unix nanoseconds of the last bytes from the peer (heartbeat.go)
 
-	// worker-owned
+	// worker-owned (the flags are grouped to keep the struct small: every
+	// idle connection has one)
 	pingSent    int64 // unix nanoseconds of an unanswered heartbeat ping; 0 if none
 	inst        *lua.Instance
-	open        bool // upgrade completed, on_close is owed
-	busy        bool // a Lua event of this connection is running or suspended
 	pending     []event
-	closeSent   bool
-	finished    bool // on_close was scheduled; the connection is gone for scripts
-	closeCode   ws.StatusCode
 	closeReason string
 	eventDone   func(error) // c.onEventDone, bound once
+	closeCode   ws.StatusCode
+	open        bool // upgrade completed, on_close is owed
+	busy        bool // a Lua event of this connection is running or suspended
+	closeSent   bool
+	finished    bool // on_close was scheduled; the connection is gone for scripts
+	client      bool // outbound (ws.connect): we are the client, frames are masked
+	polled      bool // readiness-based I/O (epoll): the worker reads and owns the fd
+	fdClosed    bool
+	phase       phase // handshake, open or draining
 
-	// outbound connections (ws.connect)
-	client bool       // we are the client: frames are masked
-	recv   *receiving // conn:receive state; nil for inbound connections
+	recv *receiving // conn:receive state; nil for inbound connections
 
-	// readiness-based I/O (epoll): the worker reads and owns the fd
-	polled   bool
+	// readiness-based I/O
 	fd       int
 	raw      syscall.RawConn
-	fdClosed bool
-	phase    phase       // handshake, open or draining
 	head     []byte      // request head so far (phase handshake)
 	rd       ws.Reader   // frame parser (phase open)
 	endTimer *time.Timer // ends the connection after the close timeout
