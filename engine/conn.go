@@ -45,7 +45,10 @@ type conn struct {
 	client      bool // outbound (ws.connect): we are the client, frames are masked
 	polled      bool // readiness-based I/O (epoll): the worker reads and owns the fd
 	fdClosed    bool
+	draining    bool  // onEventDone is running the pending events
 	phase       phase // handshake, open or draining
+
+	pendingBytes int // bytes of messages in pending
 
 	recv *receiving // conn:receive state; nil for inbound connections
 
@@ -62,6 +65,7 @@ type phase uint8
 
 const (
 	phaseHandshake phase = iota // reading the request head
+	phaseUpgrading              // the head is complete; accept/new decide
 	phaseOpen                   // reading frames
 	phaseDraining               // reading to EOF before closing; input is discarded
 )
@@ -222,6 +226,13 @@ func (c *conn) deliver(ev event) {
 				c.ack <- struct{}{}
 				ev.acked = true
 			}
+			// A client must not pile up messages without bound while
+			// its handler waits (ws.sleep, ws.connect).
+			if c.pendingBytes += len(ev.data) + 64; c.pendingBytes > c.srv.cfg.MaxQueueBytes && !c.closeSent {
+				c.logger().Warn("too many messages while the handler waits; closing", "queued_bytes", c.pendingBytes)
+				c.fail(ws.ClosePolicy, "too many messages while the handler waits")
+				return
+			}
 		}
 		c.pending = append(c.pending, ev)
 		return
@@ -295,14 +306,26 @@ func (c *conn) onEventDone(err error) {
 			c.fail(ws.CloseInternalError, "")
 		}
 	}
+	if c.draining {
+		// Called back from a pending event that completed at once: the
+		// loop below, further up the stack, goes on (no recursion per
+		// pending message).
+		return
+	}
+	c.draining = true
 	for !c.busy && len(c.pending) > 0 {
 		ev := c.pending[0]
 		c.pending[0] = event{}
 		c.pending = c.pending[1:]
+		if ev.kind == evMessage {
+			c.pendingBytes -= len(ev.data) + 64
+		}
 		c.process(ev)
 	}
+	c.draining = false
 	if len(c.pending) == 0 {
 		c.pending = nil
+		c.pendingBytes = 0
 	}
 }
 

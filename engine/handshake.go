@@ -158,11 +158,24 @@ func drainClose(nc net.Conn, d time.Duration) {
 // upgrade runs accept(req) and new(conn) on the worker and answers the
 // handshake. On success the connection is registered and on_open runs.
 func (w *worker) upgrade(c *conn, hs *handshake) {
+	// answer tells the connection's side once; a handshake can also be
+	// answered by shutdown while accept or new still wait, and their
+	// completions then find it answered and do nothing.
+	answered := false
+	answer := func(ok bool) {
+		answered = true
+		delete(w.upgrading, hs)
+		hs.done(ok)
+	}
 	refuse := func(herr *ws.HandshakeError) {
+		if answered {
+			return
+		}
 		c.out.write(ws.AppendRefusal(nil, herr))
 		c.out.closeWriteWhenFlushed()
-		hs.done(false)
+		answer(false)
 	}
+	w.upgrading[hs] = refuse
 	if w.srv.stopping.Load() {
 		refuse(errShuttingDown)
 		return
@@ -184,6 +197,9 @@ func (w *worker) upgrade(c *conn, hs *handshake) {
 	req := luaRequest(hs)
 	req.Auth = claims
 	w.vm.Accept(class, req, c.logger, func(res lua.AcceptResult, err error) {
+		if answered {
+			return
+		}
 		if err != nil {
 			c.logger().Error("accept failed", "error", err)
 			refuse(errHandlerFailed)
@@ -205,6 +221,9 @@ func (w *worker) upgrade(c *conn, hs *handshake) {
 		}
 		c.setIdentity(res.ID, protocol, hs)
 		w.vm.NewInstance(class, c, func(inst *lua.Instance, err error) {
+			if answered {
+				return
+			}
 			if err != nil {
 				c.logger().Error("new failed", "error", err)
 				refuse(errHandlerFailed)
@@ -212,7 +231,7 @@ func (w *worker) upgrade(c *conn, hs *handshake) {
 			}
 			if err := c.out.write(ws.AppendUpgradeResponse(nil, hs.req.Key, protocol, res.Header)); err != nil {
 				c.logger().Debug("writing the handshake response failed", "error", err)
-				hs.done(false)
+				answer(false)
 				return
 			}
 			c.inst = inst
@@ -222,7 +241,7 @@ func (w *worker) upgrade(c *conn, hs *handshake) {
 			// Busy first: frames that came with the handshake wait for
 			// on_open.
 			c.busy = true
-			hs.done(true)
+			answer(true)
 			w.vm.OnOpen(inst, c.eventDone)
 		})
 	})

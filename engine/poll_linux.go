@@ -207,6 +207,14 @@ func (w *worker) onReadable(c *conn) {
 		switch c.phase {
 		case phaseHandshake:
 			w.handshakeBytes(c, buf[:n])
+		case phaseUpgrading:
+			// accept or new is still running (it may wait): keep what
+			// arrives for the frame parser, within bounds.
+			if len(c.head)+n > w.srv.cfg.MaxQueueBytes {
+				c.closeFD()
+				return
+			}
+			c.head = append(c.head, buf[:n]...)
 		case phaseOpen:
 			c.feedFrames(buf[:n])
 		}
@@ -269,15 +277,20 @@ func (w *worker) handshakeBytes(c *conn, p []byte) {
 		return
 	}
 	c.route = rt
-	rest = append([]byte(nil), rest...)
+	// Until accept and new have decided, bytes that arrive are frames to
+	// keep, not another request head.
+	c.phase = phaseUpgrading
+	c.head = append([]byte(nil), rest...)
 	hs.done = func(ok bool) {
 		if !ok {
 			s.release(rt, c.nc)
 			c.endDraining(time.Second)
 			return
 		}
+		early := c.head
+		c.head = nil
 		c.phase = phaseOpen
-		c.feedFrames(rest)
+		c.feedFrames(early)
 	}
 	w.upgrade(c, hs)
 }

@@ -275,8 +275,9 @@ func (s *Server) abortAll() {
 		}
 	}
 	s.mu.Unlock()
-	if s.polled {
-		for _, w := range s.workers {
+	for _, w := range s.workers {
+		w.post(event{kind: evFunc, fn: w.refuseUpgrades})
+		if s.polled {
 			w.post(event{kind: evFunc, fn: w.closePolled})
 		}
 	}
@@ -299,8 +300,17 @@ func (w *worker) closeAll() {
 			c.sendClose(ws.CloseGoingAway, "")
 		}
 	}
+	w.refuseUpgrades()
 	if w.poller != nil {
 		w.closeHandshaking()
+	}
+}
+
+// refuseUpgrades answers 503 to handshakes whose accept or new still waits,
+// so that shutdown does not wait for them.
+func (w *worker) refuseUpgrades() {
+	for _, refuse := range w.upgrading {
+		refuse(errShuttingDown)
 	}
 }
 

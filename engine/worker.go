@@ -53,12 +53,15 @@ type worker struct {
 	wake   chan struct{}
 	closed bool
 
-	conns  map[*conn]struct{} // open WebSocket connections; owned by the worker goroutine
-	done   chan struct{}      // closed when the loop has exited
-	poller *poller            // nil: connections have reader goroutines
-	batch  []event            // the mailbox events being handled
-	frame  []byte             // scratch for frames the worker writes
-	now    int64              // unix nanoseconds when the epoll loop last woke
+	conns map[*conn]struct{} // open WebSocket connections; owned by the worker goroutine
+	// upgrading holds handshakes whose accept or new has not answered yet,
+	// with the function that refuses each (shutdown uses it).
+	upgrading map[*handshake]func(*ws.HandshakeError)
+	done      chan struct{} // closed when the loop has exited
+	poller    *poller       // nil: connections have reader goroutines
+	batch     []event       // the mailbox events being handled
+	frame     []byte        // scratch for frames the worker writes
+	now       int64         // unix nanoseconds when the epoll loop last woke
 }
 
 func newWorker(id int, srv *Server) (*worker, error) {
@@ -66,6 +69,7 @@ func newWorker(id int, srv *Server) (*worker, error) {
 	w := &worker{
 		id: id, srv: srv, log: log,
 		wake: make(chan struct{}, 1), conns: map[*conn]struct{}{}, done: make(chan struct{}),
+		upgrading: map[*handshake]func(*ws.HandshakeError){},
 	}
 	vm, err := lua.NewVM(srv.set, lua.Options{Logger: log, Host: w, Budget: srv.cfg.LuaBudget, Unsafe: srv.cfg.UnsafeLua})
 	if err != nil {

@@ -207,8 +207,11 @@ func stringList(v glua.LValue) ([]string, error) {
 		out := []string{}
 		for i := 1; i <= l.Len(); i++ {
 			s, ok := l.RawGetInt(i).(glua.LString)
-			if !ok || s == "" {
+			switch {
+			case !ok:
 				return nil, fmt.Errorf("must be a list of strings (entry %d is a %s)", i, l.RawGetInt(i).Type())
+			case s == "":
+				return nil, fmt.Errorf("must be a list of non-empty strings (entry %d is empty)", i)
 			}
 			out = append(out, string(s))
 		}

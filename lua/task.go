@@ -32,6 +32,7 @@ type task struct {
 	done    func([]glua.LValue, error) // wants the results
 	evtDone func(error)                // an event: only success matters
 	waiting bool                       // suspended in a waiting call (ws.sleep, ws.connect, ...)
+	waitID  uint64                     // identifies the current wait; a completion for another is ignored
 }
 
 func (t *task) finish(ret []glua.LValue, err error) {
@@ -55,8 +56,10 @@ func (vm *VM) end(t *task, ret []glua.LValue, err error) {
 
 // deferredRun is a start or resume requested while another task was running.
 type deferredRun struct {
-	t    *task
-	vals []glua.LValue
+	t      *task
+	vals   []glua.LValue
+	resume bool   // a resume of a waiting task, not a start
+	waitID uint64 // for a resume: the wait it completes
 }
 
 func (vm *VM) initRunner() error {
@@ -130,8 +133,11 @@ func (vm *VM) start(t *task, fn glua.LValue, args []glua.LValue) {
 // resumeTask continues a task suspended in a waiting call; vals become the
 // results of that call.
 func (vm *VM) resumeTask(t *task, vals []glua.LValue) {
+	if t.th == nil {
+		return // finished (and recycled) in the meantime
+	}
 	if vm.current != nil {
-		vm.deferred = append(vm.deferred, deferredRun{t: t, vals: vals})
+		vm.deferred = append(vm.deferred, deferredRun{t: t, vals: vals, resume: true, waitID: t.waitID})
 		return
 	}
 	vm.resume(t, vals)
@@ -144,7 +150,11 @@ func (vm *VM) drain() {
 		d := vm.deferred[0]
 		vm.deferred[0] = deferredRun{}
 		vm.deferred = vm.deferred[1:]
-		if d.t.th == nil {
+		if d.resume {
+			if d.t.th == nil || d.t.waitID != d.waitID || !d.t.waiting {
+				continue // the task has ended (and maybe been reused) since
+			}
+		} else {
 			d.t.th = vm.thread()
 		}
 		vm.resume(d.t, d.vals)

@@ -10,6 +10,7 @@ import (
 type timer struct {
 	stop      func() bool
 	cancelled bool
+	fired     bool // a ws.after timer that ran: cancel has nothing left to stop
 }
 
 // seconds reads a duration argument in seconds (a float).
@@ -71,6 +72,8 @@ func (vm *VM) newTimer(L *glua.LState, d time.Duration, fn *glua.LFunction, repe
 			if running {
 				return
 			}
+		} else {
+			tm.fired = true
 		}
 		running = true
 		vm.run(fn, nil, log, func(_ []glua.LValue, err error) {
@@ -105,7 +108,7 @@ func (vm *VM) newTimerMeta() *glua.LTable {
 		if tm == nil {
 			L.ArgError(1, "timer expected (call it as handle:cancel())")
 		}
-		was := !tm.cancelled
+		was := !tm.cancelled && !tm.fired
 		tm.cancelled = true
 		if tm.stop != nil {
 			tm.stop()

@@ -51,6 +51,8 @@ type VM struct {
 	idle       []*glua.LState  // finished coroutines kept for reuse
 	current    *task           // the task running right now, for ws.log
 	deferred   []deferredRun   // starts and resumes requested while a task ran
+	waitSeq    uint64          // ids of waits (see await)
+	loadDepth  int             // modules being loaded: nothing may wait meanwhile
 
 	args      []glua.LValue // scratch for event arguments
 	freeTasks []*task
@@ -122,7 +124,11 @@ func (vm *VM) require(L *glua.LState) int {
 		L.RaiseError("require %q: circular require", name)
 	}
 	vm.loading[key] = true
-	defer delete(vm.loading, key)
+	vm.loadDepth++
+	defer func() {
+		delete(vm.loading, key)
+		vm.loadDepth--
+	}()
 	L.Push(L.NewFunctionFromProto(sc.proto))
 	L.Call(0, 1)
 	v := L.Get(-1)
@@ -171,11 +177,25 @@ func (vm *VM) logger() *slog.Logger {
 func (vm *VM) loadChunk(sc *Script) (glua.LValue, error) {
 	L := vm.L
 	L.Push(L.NewFunctionFromProto(sc.proto))
-	vm.arm(L)
-	err := L.PCall(0, 1, nil)
-	interrupted := vm.disarm()
-	if vm.budget.limit > 0 {
+	vm.loadDepth++
+	defer func() { vm.loadDepth-- }()
+	var err error
+	var interrupted bool
+	if b := vm.budget.cur.Load(); vm.current != nil && b != nil {
+		// Loaded from inside an event (a msg_handler named in ws.connect):
+		// the load is part of that event's stretch and its budget, which
+		// must keep running.
+		L.SetContext(b.ctx)
+		err = L.PCall(0, 1, nil)
 		L.RemoveContext()
+		interrupted = b.ctx.Err() != nil
+	} else {
+		vm.arm(L)
+		err = L.PCall(0, 1, nil)
+		interrupted = vm.disarm()
+		if vm.budget.limit > 0 {
+			L.RemoveContext()
+		}
 	}
 	if err != nil {
 		if interrupted {

@@ -90,9 +90,16 @@ func (vm *VM) installYieldSafe() error {
 // runs other connections.
 func (vm *VM) await(L *glua.LState, what string, start func(complete func(...glua.LValue))) int {
 	t := vm.current
-	if t == nil {
+	if t == nil || L == vm.L || vm.loadDepth > 0 {
 		L.RaiseError("%s can only be called while handling an event (not while a module loads)", what)
 	}
+	// The wait's identity: if the yield below fails (gopher-lua cannot
+	// yield from a callback called by Go, such as string.gsub's), the task
+	// ends and is recycled while the operation is still under way; its
+	// completion must then find a different id and do nothing.
+	vm.waitSeq++
+	id := vm.waitSeq
+	t.waitID = id
 	var immediate []glua.LValue
 	done, suspended := false, false
 	start(func(vals ...glua.LValue) {
@@ -102,6 +109,9 @@ func (vm *VM) await(L *glua.LState, what string, start func(complete func(...glu
 		done = true
 		if !suspended {
 			immediate = vals
+			return
+		}
+		if t.waitID != id || !t.waiting {
 			return
 		}
 		vm.resumeTask(t, padResults(vals))

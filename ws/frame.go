@@ -140,21 +140,14 @@ var (
 )
 
 func init() {
-	for _, c := range []struct {
-		code   StatusCode
-		reason string
-	}{
-		{CloseNormal, ""}, {CloseGoingAway, "server shutting down"}, {CloseProtocolError, "protocol error"},
-		{CloseInvalidData, "invalid UTF-8"}, {ClosePolicy, "policy violation"}, {CloseTooBig, "message too big"},
-		{CloseInternalError, "internal error"},
-	} {
-		closeFrames[c.code] = AppendFrame(nil, OpClose, AppendClosePayload(nil, c.code, c.reason))
+	for _, code := range []StatusCode{CloseNormal, CloseGoingAway, CloseProtocolError, CloseInvalidData, ClosePolicy, CloseTooBig, CloseInternalError} {
+		closeFrames[code] = AppendFrame(nil, OpClose, AppendClosePayload(nil, code, ""))
 	}
 }
 
-// CloseFrame returns the prebuilt close frame for one of the codes the engine
-// sends (1000, 1001, 1002, 1007, 1008, 1009, 1011), or builds one. The
-// returned slice must not be modified.
+// CloseFrame returns the close frame for code and reason: prebuilt for the
+// codes the engine sends (1000, 1001, 1002, 1007, 1008, 1009, 1011) with an
+// empty reason, built otherwise. The returned slice must not be modified.
 func CloseFrame(code StatusCode, reason string) []byte {
 	if f, ok := closeFrames[code]; ok && reason == "" {
 		return f
