@@ -50,6 +50,10 @@ function T:on_message(msg)
     c:send(table.concat({ tostring(ok), v, tostring(ok2), tostring(e2:match("oops") ~= nil), tostring(ok3), h3, a, b }, " "))
   elseif msg == "yield" then
     coroutine.yield(1)
+  elseif msg == "cancel after fire" then
+    local h = ws.after(0.01, function() end)
+    ws.sleep(0.05)
+    c:send("cancel after fire returned " .. tostring(h:cancel()))
   elseif msg == "sleep bad" then
     local ok, err = pcall(ws.sleep, -1)
     c:send(tostring(err))
@@ -161,5 +165,12 @@ func TestYieldOutsideCoroutineIsAHandlerError(t *testing.T) {
 	}
 	if !strings.Contains(srv.Log.String(), "coroutine.yield called outside a coroutine") {
 		t.Fatal("the reason is not in the log")
+	}
+}
+
+func TestCancelAfterFireReturnsFalse(t *testing.T) {
+	_, c := timersClient(t)
+	if got := ask(t, c, "cancel after fire"); got != "cancel after fire returned false" {
+		t.Fatalf("got %q", got)
 	}
 }
