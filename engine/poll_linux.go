@@ -155,6 +155,7 @@ func (w *worker) adopt(nc net.Conn) {
 	c := s.newConn(w, nc, nil)
 	c.polled = true
 	c.rd.MaxMessageSize = s.cfg.MaxMessageSize
+	c.rd.Buffers = &w.bufs
 	raw, err := nc.(syscall.Conn).SyscallConn()
 	if err == nil {
 		err = raw.Control(func(fd uintptr) { c.fd = int(fd) })

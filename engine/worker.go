@@ -61,6 +61,7 @@ type worker struct {
 	poller    *poller       // nil: connections have reader goroutines
 	batch     []event       // the mailbox events being handled
 	frame     []byte        // scratch for frames the worker writes
+	bufs      bufPool       // large message buffers for polled connections
 	now       int64         // unix nanoseconds when the epoll loop last woke
 }
 

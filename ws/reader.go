@@ -33,6 +33,10 @@ type Reader struct {
 	// Client makes the reader expect unmasked frames, as a client does;
 	// by default frames must be masked (server side).
 	Client bool
+	// Buffers, if set, lends the buffers of messages larger than 64 KiB and
+	// takes them back when the next message starts: big messages then
+	// cost no allocation. Calls come from whoever calls Feed.
+	Buffers BufferPool
 
 	hdr    [maxHeaderSize]byte
 	hdrLen int
@@ -49,6 +53,14 @@ type Reader struct {
 	ctrl []byte // a control frame's payload split across Feed calls; allocated when first needed
 	// closed is set once a close frame was returned: nothing may follow it.
 	closed bool
+}
+
+// BufferPool lends large message buffers to a Reader.
+type BufferPool interface {
+	// Get returns an empty buffer with a capacity of at least n.
+	Get(n int) []byte
+	// Put takes back a buffer Get returned; its contents are dead.
+	Put([]byte)
 }
 
 // bigMessageKeep is the buffer capacity kept between messages; a larger buffer
@@ -186,6 +198,9 @@ func (r *Reader) checkHeader(h header) error {
 		r.msgOp = h.op
 		r.utf8.Reset()
 		if cap(r.msg) > bigMessageKeep {
+			if r.Buffers != nil {
+				r.Buffers.Put(r.msg)
+			}
 			r.msg = nil
 		}
 		r.msg = r.msg[:0]
@@ -234,8 +249,16 @@ func (r *Reader) grow(n int) {
 	if declared := int64(len(r.msg)) + r.remaining; int64(c) > declared {
 		c = max(need, int(declared))
 	}
-	grown := make([]byte, len(r.msg), c)
+	var grown []byte
+	if r.Buffers != nil && int64(len(r.msg))+r.remaining > bigMessageKeep {
+		grown = r.Buffers.Get(c)[:len(r.msg)]
+	} else {
+		grown = make([]byte, len(r.msg), c)
+	}
 	copy(grown, r.msg)
+	if r.Buffers != nil && cap(r.msg) > bigMessageKeep {
+		r.Buffers.Put(r.msg)
+	}
 	r.msg = grown
 }
 

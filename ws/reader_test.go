@@ -222,3 +222,51 @@ func BenchmarkReaderBinary1MiBIn64KiBReads(b *testing.B) {
 		}
 	}
 }
+
+// pool is a minimal BufferPool for the benchmark and test below.
+type pool struct{ free [][]byte }
+
+func (p *pool) Get(n int) []byte {
+	for i, b := range p.free {
+		if cap(b) >= n {
+			p.free = append(p.free[:i], p.free[i+1:]...)
+			return b[:0]
+		}
+	}
+	return make([]byte, 0, n)
+}
+
+func (p *pool) Put(b []byte) { p.free = append(p.free, b) }
+
+func TestReaderWithBufferPool(t *testing.T) {
+	r := &Reader{Buffers: &pool{}}
+	big := bytes.Repeat([]byte("ab"), 100_000)
+	for i := 0; i < 3; i++ {
+		evs, err := feedAll(r, cat(frame(true, 0, OpBinary, big), frame(true, 0, OpText, []byte("small"))), 4096)
+		if err != nil || len(evs) != 2 || !bytes.Equal(evs[0].Payload, big) || string(evs[1].Payload) != "small" {
+			t.Fatalf("round %d: %d events, err %v", i, len(evs), err)
+		}
+	}
+}
+
+func BenchmarkReaderBinary1MiBIn64KiBReadsPooled(b *testing.B) {
+	in := frame(true, 0, OpBinary, bytes.Repeat([]byte{1}, 1<<20))
+	r := &Reader{MaxMessageSize: 2 << 20, Buffers: &pool{}}
+	buf := make([]byte, len(in))
+	b.ReportAllocs()
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		copy(buf, in)
+		for p := buf; len(p) > 0; {
+			chunk := p[:min(len(p), 64<<10)]
+			p = p[len(chunk):]
+			for len(chunk) > 0 {
+				n, _, _, err := r.Feed(chunk)
+				if err != nil {
+					b.Fatal(err)
+				}
+				chunk = chunk[n:]
+			}
+		}
+	}
+}
