@@ -28,6 +28,10 @@ func TestEchoWithGorilla(t *testing.T) {
 		{"binary", websocket.BinaryMessage, []byte{0, 1, 2, 0xff}},
 		{"empty text", websocket.TextMessage, []byte{}},
 		{"64 KiB binary", websocket.BinaryMessage, bytes.Repeat([]byte{7}, 64<<10)},
+		// Over 64 KiB: pooled message buffers on the epoll path, twice in
+		// a row so the second reuses the first's buffer.
+		{"300 KiB text", websocket.TextMessage, bytes.Repeat([]byte("évserver "), 30<<10)},
+		{"300 KiB binary", websocket.BinaryMessage, bytes.Repeat([]byte{1, 2, 3}, 100<<10)},
 	}
 	for _, tc := range cases {
 		if err := c.WriteMessage(tc.typ, tc.data); err != nil {

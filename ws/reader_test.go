@@ -200,33 +200,45 @@ func utf8Valid(b []byte) bool {
 	return v.Write(b) && v.Complete()
 }
 
-// A 1 MiB message arriving in 64 KiB reads, as from a socket.
+// A 1 MiB message arriving in 64 KiB reads, as from a socket, with and
+// without a buffer pool.
 func BenchmarkReaderBinary1MiBIn64KiBReads(b *testing.B) {
-	in := frame(true, 0, OpBinary, bytes.Repeat([]byte{1}, 1<<20))
-	r := &Reader{MaxMessageSize: 2 << 20}
-	buf := make([]byte, len(in))
-	b.ReportAllocs()
-	b.SetBytes(int64(len(in)))
-	for b.Loop() {
-		copy(buf, in)
-		for p := buf; len(p) > 0; {
-			chunk := p[:min(len(p), 64<<10)]
-			p = p[len(chunk):]
-			for len(chunk) > 0 {
-				n, _, _, err := r.Feed(chunk)
-				if err != nil {
-					b.Fatal(err)
+	for _, bc := range []struct {
+		name string
+		pool BufferPool
+	}{{"unpooled", nil}, {"pooled", &pool{}}} {
+		b.Run(bc.name, func(b *testing.B) {
+			in := frame(true, 0, OpBinary, bytes.Repeat([]byte{1}, 1<<20))
+			r := &Reader{MaxMessageSize: 2 << 20, Buffers: bc.pool}
+			buf := make([]byte, len(in))
+			b.ReportAllocs()
+			b.SetBytes(int64(len(in)))
+			for b.Loop() {
+				copy(buf, in)
+				for p := buf; len(p) > 0; {
+					chunk := p[:min(len(p), 64<<10)]
+					p = p[len(chunk):]
+					for len(chunk) > 0 {
+						n, _, _, err := r.Feed(chunk)
+						if err != nil {
+							b.Fatal(err)
+						}
+						chunk = chunk[n:]
+					}
 				}
-				chunk = chunk[n:]
 			}
-		}
+		})
 	}
 }
 
-// pool is a minimal BufferPool for the benchmark and test below.
-type pool struct{ free [][]byte }
+// pool is a minimal BufferPool that counts what it lends.
+type pool struct {
+	free []([]byte)
+	gets int
+}
 
 func (p *pool) Get(n int) []byte {
+	p.gets++
 	for i, b := range p.free {
 		if cap(b) >= n {
 			p.free = append(p.free[:i], p.free[i+1:]...)
@@ -238,8 +250,11 @@ func (p *pool) Get(n int) []byte {
 
 func (p *pool) Put(b []byte) { p.free = append(p.free, b) }
 
+// Big messages borrow pooled buffers, return them when the next message
+// starts, and come out intact; small ones never touch the pool.
 func TestReaderWithBufferPool(t *testing.T) {
-	r := &Reader{Buffers: &pool{}}
+	p := &pool{}
+	r := &Reader{Buffers: p}
 	big := bytes.Repeat([]byte("ab"), 100_000)
 	for i := 0; i < 3; i++ {
 		evs, err := feedAll(r, cat(frame(true, 0, OpBinary, big), frame(true, 0, OpText, []byte("small"))), 4096)
@@ -247,26 +262,10 @@ func TestReaderWithBufferPool(t *testing.T) {
 			t.Fatalf("round %d: %d events, err %v", i, len(evs), err)
 		}
 	}
-}
-
-func BenchmarkReaderBinary1MiBIn64KiBReadsPooled(b *testing.B) {
-	in := frame(true, 0, OpBinary, bytes.Repeat([]byte{1}, 1<<20))
-	r := &Reader{MaxMessageSize: 2 << 20, Buffers: &pool{}}
-	buf := make([]byte, len(in))
-	b.ReportAllocs()
-	b.SetBytes(int64(len(in)))
-	for b.Loop() {
-		copy(buf, in)
-		for p := buf; len(p) > 0; {
-			chunk := p[:min(len(p), 64<<10)]
-			p = p[len(chunk):]
-			for len(chunk) > 0 {
-				n, _, _, err := r.Feed(chunk)
-				if err != nil {
-					b.Fatal(err)
-				}
-				chunk = chunk[n:]
-			}
-		}
+	if p.gets == 0 || len(p.free) == 0 {
+		t.Fatalf("pool lent %d buffers and holds %d: big messages did not use it", p.gets, len(p.free))
+	}
+	if len(p.free) > 2 {
+		t.Fatalf("pool holds %d buffers after 3 big messages: buffers are not reused", len(p.free))
 	}
 }
